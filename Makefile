@@ -1,0 +1,54 @@
+# One entry point. `make synth` sets everything up and synthesizes the default app;
+# `make test` is the gate (format check, ruff, mypy, pytest) that CI runs through .ci/run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The project's own Node.js (from the npm package "node") and CDK CLI come first on PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+# Commands the tests run for real, and the Debian packages that provide them.
+SYSTEM_COMMANDS := xz:xz-utils sudo:sudo crontab:cron setsid:util-linux unshare:util-linux
+
+.PHONY: setup synth test lint format typecheck pytest system-deps clean
+
+setup: $(VENV)/.installed node_modules/.installed system-deps
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-deps:
+	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
+	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "run as root (or install:$$missing) first" >&2; exit 1; fi; \
+	fi
+
+synth: setup
+	npx cdk synth --quiet
+
+format:
+	$(PY) -m ruff format .
+
+lint: setup
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+typecheck: setup
+	$(PY) -m mypy
+
+pytest: setup
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""Reproducible archives: the same files give the same bytes on any machine, day, umask or mtime."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import lzma
+import tarfile
+from collections.abc import Mapping
+from enum import Enum
+
+FIXED_MTIME = 946684800
+"""2000-01-01T00:00:00Z, the modification time of every archive entry."""
+
+
+class Compression(Enum):
+    """How the bundle's archive is compressed before it is inlined as base64."""
+
+    XZ = "xz"
+    """LZMA (``.lzma`` container, smallest header); unpacked with ``xz`` or Python's ``lzma``."""
+    GZIP = "gzip"
+    """Gzip without name or time in its header; unpacked with ``gzip``, present everywhere."""
+
+
+class Encoding(Enum):
+    """How the compressed archive is inlined in the lifecycle script.
+
+    SageMaker base64-encodes the whole script again, so an inline base64 archive is paid for
+    twice. ``ESCAPED_BINARY`` inlines the raw bytes (only NUL and the escape byte are escaped)
+    and decodes them with ``sed`` and ``head``: about a third more capacity.
+    """
+
+    BASE64 = "base64"
+    ESCAPED_BINARY = "escaped-binary"
+
+
+_ESC = 0x01
+
+
+def escape_binary(data: bytes) -> bytes:
+    """NUL -> ESC 'N', ESC -> ESC 'E': the bytes bash keeps in a quoted here-document."""
+    return data.replace(bytes([_ESC]), bytes([_ESC]) + b"E").replace(b"\x00", bytes([_ESC]) + b"N")
+
+
+def unescape_binary(data: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        if data[i] == _ESC:
+            out.append(0 if data[i + 1 : i + 2] == b"N" else _ESC)
+            i += 2
+        else:
+            out.append(data[i])
+            i += 1
+    return bytes(out)
+
+
+def write_archive_command(encoding: Encoding, archive: str, delimiter: str) -> str:
+    """The shell command that reads the here-document and writes the compressed archive."""
+    if encoding is Encoding.BASE64:
+        return f"base64 -d >\"{archive}\" <<'{delimiter}'"
+    return (
+        "LC_ALL=C sed 's/\\x01N/\\x00/g;s/\\x01E/\\x01/g' "
+        f"<<'{delimiter}' | head -c -1 >\"{archive}\""
+    )
+
+
+def tar_bytes(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+    """A tar of ``files`` (path -> (data, mode)) with sorted entries, root owner and fixed mtime.
+
+    Parent directories get their own entries (mode 0755), so extraction does not depend on umask.
+    """
+    directories: set[str] = set()
+    for path in files:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            directories.add("/".join(parts[:depth]))
+    entries = sorted([(d, None, 0o755) for d in directories] + [(p, d, m) for p, (d, m) in files.items()])
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for path, data, mode in entries:
+            info = tarfile.TarInfo(path)
+            info.mtime = FIXED_MTIME
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mode = mode
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def compress(data: bytes, compression: Compression) -> bytes:
+    """Compress deterministically (no name or time stored)."""
+    if compression is Compression.XZ:
+        return lzma.compress(data, format=lzma.FORMAT_ALONE, preset=9 | lzma.PRESET_EXTREME)
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def decompress(data: bytes, compression: Compression) -> bytes:
+    if compression is Compression.XZ:
+        return lzma.decompress(data)
+    return gzip.decompress(data)
+
+
+def unpack_command(compression: Compression, archive: str) -> str:
+    """The shell pipeline head that writes the decompressed archive to stdout on the instance."""
+    if compression is Compression.GZIP:
+        return f'gzip -dc "{archive}"'
+    fallback = "import lzma,sys;sys.stdout.buffer.write(lzma.decompress(open(sys.argv[1],'rb').read()))"
+    return (
+        f'{{ if command -v xz >/dev/null; then xz -dc "{archive}"; '
+        f'else python3 -c "{fallback}" "{archive}"; fi; }}'
+    )

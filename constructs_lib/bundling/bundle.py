@@ -1,0 +1,283 @@
+"""The synth-time bundler: many modules in, one lifecycle script (and its manifest) out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from constructs_lib.bundling.archive import (
+    Compression,
+    Encoding,
+    compress,
+    escape_binary,
+    tar_bytes,
+    unpack_command,
+    write_archive_command,
+)
+from constructs_lib.bundling.limits import (
+    CONTENT_LIMIT_CHARS,
+    HOOK_TIMEOUT_SECONDS,
+    KILL_GRACE_SECONDS,
+    RESERVED_SECONDS,
+)
+from constructs_lib.bundling.module import Mode, Module, RunAs, Target
+from constructs_lib.errors import LifecycleConfigError
+
+RUNNER_PACKAGE = "lifecycle_scripts.runner"
+HOOK_RUNNER_TIMEOUT_SECONDS = HOOK_TIMEOUT_SECONDS - 10
+BLOCKING_BUDGET_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """Who the notebook user is on a target, and which directory survives a restart."""
+
+    user: str
+    home: str
+    persist_dir: str
+
+
+USERS = {
+    Target.NOTEBOOK_INSTANCE: UserProfile("ec2-user", "/home/ec2-user", "/home/ec2-user/SageMaker"),
+    Target.STUDIO: UserProfile("sagemaker-user", "/home/sagemaker-user", "/home/sagemaker-user"),
+}
+
+
+def _runner_file(name: str) -> str:
+    return resources.files(RUNNER_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def encoded_length(size: int) -> int:
+    """The length AWS checks for a script of ``size`` bytes: characters of its base64."""
+    return 4 * ((size + 2) // 3)
+
+
+def minify_shell(text: str) -> str:
+    """Drop comment lines (but shellcheck directives) and indentation of a script without here-documents."""
+    lines = [line.strip() for line in text.splitlines()]
+    kept = lines[:1] + [
+        line for line in lines[1:] if line and (not line.startswith("#") or line.startswith("# shellcheck"))
+    ]
+    return "\n".join(kept) + "\n"
+
+
+def _settings_file(module: Module) -> bytes:
+    lines = [f"# settings of module {module.name} (generated at synth time)"]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in module.settings.items()]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class LifecycleBundle:
+    """One hook's modules packed into a single lifecycle script.
+
+    ``script`` is the script, ``content`` its base64 (the CloudFormation ``Content``),
+    ``encoded_length`` the length AWS checks and ``manifest`` a readable summary for the
+    resource's Metadata. Raises :class:`LifecycleConfigError` for anything that cannot work:
+    duplicate names, a module not made for ``target``, budgets that do not fit the hook, or a
+    script above ``CONTENT_LIMIT_CHARS`` (listing every module's share).
+    """
+
+    def __init__(
+        self,
+        *,
+        hook: str,
+        modules: Sequence[Module],
+        target: Target = Target.NOTEBOOK_INSTANCE,
+        compression: Compression = Compression.XZ,
+        encoding: Encoding = Encoding.BASE64,
+        description: str = "",
+    ) -> None:
+        if not hook or not all(c.isalnum() or c == "-" for c in hook):
+            raise LifecycleConfigError(f"hook name {hook!r} is invalid: use letters, digits and '-'.")
+        if not isinstance(compression, Compression):
+            raise LifecycleConfigError(f"compression {compression!r} is invalid: use Compression.XZ or GZIP.")
+        if not isinstance(encoding, Encoding):
+            raise LifecycleConfigError(f"encoding {encoding!r} is invalid: use Encoding.BASE64 or ESCAPED_BINARY.")
+        self.hook = hook
+        self.modules = tuple(modules)
+        self.target = target
+        self.compression = compression
+        self.encoding = encoding
+        self.description = description
+        self._check_modules()
+        self.files = self._files()
+        self.archive = compress(tar_bytes(self.files), compression)
+        self.script = self._script()
+        self.content = base64.b64encode(self.script).decode("ascii")
+        self.encoded_length = len(self.content)
+        self.manifest = self._manifest()
+        if self.encoded_length > CONTENT_LIMIT_CHARS:
+            raise LifecycleConfigError(self._too_large_message())
+
+    # -- checks -------------------------------------------------------------------------------
+    def _check_modules(self) -> None:
+        where = f"hook {self.hook!r}"
+        seen: set[str] = set()
+        for module in self.modules:
+            if not isinstance(module, Module):
+                raise LifecycleConfigError(f"{where}: {module!r} is not a Module.")
+            if module.name in seen:
+                raise LifecycleConfigError(
+                    f"{where}: module name {module.name!r} is used twice; module names must be unique."
+                )
+            seen.add(module.name)
+            if self.target not in module.targets:
+                made_for = ", ".join(sorted(t.value for t in module.targets))
+                raise LifecycleConfigError(
+                    f"{where}: module {module.name!r} is made for {made_for}, not {self.target.value}; "
+                    "use the module written for this target."
+                )
+            if self.target is Target.STUDIO and module.user is RunAs.ROOT:
+                raise LifecycleConfigError(
+                    f"{where}: module {module.name!r} runs as root, but Studio runs lifecycle scripts as "
+                    "sagemaker-user; use RunAs.NOTEBOOK_USER."
+                )
+        blocking = [m for m in self.modules if m.mode is Mode.BLOCKING]
+        needed = sum(m.budget_seconds + KILL_GRACE_SECONDS for m in blocking)
+        if needed > BLOCKING_BUDGET_SECONDS:
+            listing = "; ".join(f"{m.name} {m.budget_seconds}s" for m in blocking)
+            raise LifecycleConfigError(
+                f"{where}: blocking budgets need {needed}s (each plus {KILL_GRACE_SECONDS}s to stop it) but a "
+                f"hook may block for {BLOCKING_BUDGET_SECONDS}s ({HOOK_TIMEOUT_SECONDS}s limit less "
+                f"{RESERVED_SECONDS}s reserved): {listing}. Lower the budgets or make long work Mode.BACKGROUND."
+            )
+
+    # -- contents -----------------------------------------------------------------------------
+    def _module_dir(self, index: int, module: Module) -> str:
+        return f"modules/{index:02d}-{module.name}"
+
+    def _module_files(self, index: int, module: Module) -> dict[str, tuple[bytes, int]]:
+        base = self._module_dir(index, module)
+        files = {
+            f"{base}/run": (module.script.encode("utf-8"), 0o755),
+            f"{base}/settings.sh": (_settings_file(module), 0o644),
+        }
+        for rel, data in module.files.items():
+            mode = 0o755 if data.startswith(b"#!") else 0o644
+            files[f"{base}/files/{rel}"] = (data, mode)  # type: ignore[assignment]
+        return files
+
+    def _files(self) -> dict[str, tuple[bytes, int]]:
+        profile = USERS[self.target]
+        env = {
+            "NB_USER": profile.user,
+            "NB_HOME": profile.home,
+            "PERSIST_DIR": profile.persist_dir,
+            "HOOK_BUDGET": str(BLOCKING_BUDGET_SECONDS),
+            "KILL_GRACE": str(KILL_GRACE_SECONDS),
+        }
+        plan = "".join(
+            f"{i:02d}\t{m.name}\t{m.user.value}\t{m.mode.value}\t{m.budget_seconds}\n"
+            for i, m in enumerate(self.modules, start=1)
+        )
+        files: dict[str, tuple[bytes, int]] = {
+            "runner.sh": (minify_shell(_runner_file("runner.sh")).encode("utf-8"), 0o755),
+            "bundle.env": ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o644),
+            "plan.tsv": (plan.encode("utf-8"), 0o644),
+        }
+        for index, module in enumerate(self.modules, start=1):
+            files.update(self._module_files(index, module))
+        return files
+
+    def _header(self) -> str:
+        lines = [
+            f"# SageMaker lifecycle hook {self.hook}, built by constructs_lib: change the CDK app, not this file.",
+            "# Modules: " + (" ".join(m.name for m in self.modules) or "(none)") + " (manifest in the Metadata)",
+        ]
+        lines += [f"# {line}".rstrip() for line in self.description.splitlines()]
+        return "\n".join(lines)
+
+    def _script(self) -> bytes:
+        if self.encoding is Encoding.BASE64:
+            payload = base64.b64encode(self.archive)
+        else:
+            payload = escape_binary(self.archive)
+        delimiter = "LCC_PAYLOAD"
+        while delimiter.encode() in payload.split(b"\n"):
+            delimiter += "_"
+        template = _runner_file("hook.sh.in")
+        replacements = {
+            "@HEADER@": self._header(),
+            "@HOOK@": self.hook,
+            "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
+            "@DELIMITER@": delimiter,
+            "@SHA256@": _sha256(self.archive),
+            "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
+            "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
+        }
+        for key, value in replacements.items():
+            template = template.replace(key, value)
+        head, tail = template.encode("utf-8").split(b"@PAYLOAD@")
+        return head + payload + tail
+
+    def _inline_length(self, compressed_size: int) -> int:
+        """Encoded characters that ``compressed_size`` bytes of archive add to the script."""
+        inline = encoded_length(compressed_size) if self.encoding is Encoding.BASE64 else compressed_size
+        return encoded_length(inline)
+
+    # -- reporting ----------------------------------------------------------------------------
+    def module_shares(self) -> list[tuple[str, int, int]]:
+        """Per module: (name, raw bytes, encoded characters it adds when compressed on its own)."""
+        shares = []
+        for index, module in enumerate(self.modules, start=1):
+            files = self._module_files(index, module)
+            raw = sum(len(data) for data, _ in files.values())
+            alone = compress(tar_bytes(files), self.compression)
+            shares.append((module.name, raw, self._inline_length(len(alone))))
+        return shares
+
+    def _too_large_message(self) -> str:
+        rows = [f"  {name}: {raw} bytes raw, ~{enc} encoded characters" for name, raw, enc in self.module_shares()]
+        runner_alone = compress(tar_bytes({"runner.sh": self.files["runner.sh"]}), self.compression)
+        overhead = self.encoded_length - self._inline_length(len(self.archive)) + self._inline_length(len(runner_alone))
+        return (
+            f"hook {self.hook!r}: the lifecycle script is {self.encoded_length} characters after base64 encoding, "
+            f"above the SageMaker limit of {CONTENT_LIMIT_CHARS} (over by {self.encoded_length - CONTENT_LIMIT_CHARS}).\n"
+            f"Modules (each compressed on its own with {self.compression.value}):\n"
+            + "\n".join(rows)
+            + f"\n  runner and header: ~{overhead} encoded characters\n"
+            f"Total: {self.encoded_length} of {CONTENT_LIMIT_CHARS}. Move modules to another hook "
+            "(on-create), drop or shrink modules, or carry large files elsewhere."
+        )
+
+    def _manifest(self) -> dict[str, Any]:
+        modules = []
+        for module in self.modules:
+            entry: dict[str, Any] = {
+                "name": module.name,
+                "user": module.user.value,
+                "mode": module.mode.value,
+                "budgetSeconds": module.budget_seconds,
+                "scriptBytes": len(module.script.encode("utf-8")),
+                "sha256": _sha256(module.script.encode("utf-8")),
+            }
+            if module.settings:
+                entry["settings"] = dict(module.settings)
+            if module.files:
+                entry["files"] = [
+                    {"path": rel, "bytes": len(data), "sha256": _sha256(data)}  # type: ignore[arg-type]
+                    for rel, data in module.files.items()
+                ]
+            modules.append(entry)
+        return {
+            "hook": self.hook,
+            "target": self.target.value,
+            "compression": self.compression.value,
+            "encoding": self.encoding.value,
+            "encodedLength": self.encoded_length,
+            "limit": CONTENT_LIMIT_CHARS,
+            "archiveSha256": _sha256(self.archive),
+            "blockingBudgetSeconds": sum(
+                m.budget_seconds for m in self.modules if m.mode is Mode.BLOCKING
+            ),
+            "modules": modules,
+        }

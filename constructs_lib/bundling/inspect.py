@@ -1,0 +1,42 @@
+"""Reading a generated lifecycle script back: the archive inside it and the files inside that."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import tarfile
+
+from constructs_lib.bundling.archive import Compression, Encoding, decompress, unescape_binary
+from constructs_lib.errors import LifecycleConfigError
+
+_HEREDOC = re.compile(rb"^(?P<cmd>.*)<<'(?P<delim>LCC_PAYLOAD_*)'.*$", re.MULTILINE)
+
+
+def archive_of(script: bytes) -> tuple[bytes, Encoding, Compression]:
+    """The compressed archive inlined in ``script``, with how it was encoded and compressed."""
+    match = _HEREDOC.search(script)
+    if match is None:
+        raise LifecycleConfigError("this lifecycle script carries no bundle (no LCC_PAYLOAD here-document).")
+    start = match.end() + 1
+    end = script.index(b"\n" + match["delim"] + b"\n", start)
+    payload = script[start:end]
+    if match["cmd"].startswith(b"base64"):
+        encoding, archive = Encoding.BASE64, base64.b64decode(payload)
+    else:
+        encoding, archive = Encoding.ESCAPED_BINARY, unescape_binary(payload)
+    compression = Compression.GZIP if b"gzip -dc" in script[end:] else Compression.XZ
+    return archive, encoding, compression
+
+
+def files_of(script: bytes) -> dict[str, bytes]:
+    """Every regular file of the bundle inlined in ``script``, by path inside the archive."""
+    archive, _, compression = archive_of(script)
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(decompress(archive, compression)), mode="r:") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                extracted = tar.extractfile(member)
+                assert extracted is not None
+                files[member.name] = extracted.read()
+    return files

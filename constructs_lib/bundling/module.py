@@ -1,0 +1,177 @@
+"""A lifecycle module: one script plus the typed settings the bundler needs to run it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path, PurePosixPath
+
+from aws_cdk import Duration
+
+from constructs_lib.bundling.limits import (
+    MAX_BACKGROUND_BUDGET_SECONDS,
+    MAX_BLOCKING_BUDGET_SECONDS,
+    RESERVED_SETTING_NAMES,
+)
+from constructs_lib.errors import LifecycleConfigError
+
+
+class RunAs(Enum):
+    """The user a module runs as."""
+
+    ROOT = "root"
+    NOTEBOOK_USER = "notebook-user"
+    """``ec2-user`` on notebook instances, ``sagemaker-user`` in Studio."""
+
+
+class Mode(Enum):
+    """Whether the hook waits for a module."""
+
+    BLOCKING = "blocking"
+    BACKGROUND = "background"
+    """Detached: survives the hook's exit, has its own log and a completion marker."""
+
+
+class Target(Enum):
+    """Where a module can run."""
+
+    NOTEBOOK_INSTANCE = "notebook-instance"
+    STUDIO = "studio"
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+_SETTING = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_FILE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+
+FileSource = str | bytes | Path
+
+
+def _text(value: str | bytes, what: str) -> str:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise LifecycleConfigError(f"{what} is not UTF-8 text ({err}); save it as UTF-8.") from None
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise LifecycleConfigError(f"{what}: file {str(path)!r} does not exist; check the path.") from None
+    except OSError as err:
+        raise LifecycleConfigError(f"{what}: cannot read {str(path)!r}: {err}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Module:
+    """One step of a lifecycle hook.
+
+    ``script`` is the program text (shell or any interpreter named by its shebang); line endings
+    are normalised to LF. ``settings`` become environment variables of the script (shell-quoted,
+    so any value arrives literally). ``files`` are carried in the bundle and found by the script
+    under ``$MODULE_DIR/files``. ``budget`` is the time the module may take before it is killed.
+    """
+
+    name: str
+    script: str
+    user: RunAs = RunAs.ROOT
+    mode: Mode = Mode.BLOCKING
+    budget: Duration = field(default_factory=lambda: Duration.seconds(30))
+    settings: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, FileSource] = field(default_factory=dict)
+    targets: frozenset[Target] = frozenset({Target.NOTEBOOK_INSTANCE, Target.STUDIO})
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"module {self.name!r}"
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise LifecycleConfigError(
+                f"module name {self.name!r} is invalid: use 1-48 characters of a-z, 0-9 and '-', "
+                "starting with a letter or digit."
+            )
+        if not isinstance(self.user, RunAs):
+            raise LifecycleConfigError(
+                f"{where}: unknown user {self.user!r}; use RunAs.ROOT or RunAs.NOTEBOOK_USER."
+            )
+        if not isinstance(self.mode, Mode):
+            raise LifecycleConfigError(
+                f"{where}: unknown mode {self.mode!r}; use Mode.BLOCKING or Mode.BACKGROUND."
+            )
+        script = _text(self.script, f"{where}: script")
+        if not script.startswith("#!"):
+            raise LifecycleConfigError(
+                f"{where}: the script has no shebang; start it with a line such as '#!/bin/bash'."
+            )
+        object.__setattr__(self, "script", script)
+        self._check_budget(where)
+        self._check_settings(where)
+        object.__setattr__(self, "settings", dict(sorted(self.settings.items())))
+        object.__setattr__(self, "files", self._load_files(where))
+        if not self.targets:
+            raise LifecycleConfigError(f"{where}: targets is empty; name at least one Target.")
+
+    @classmethod
+    def from_file(cls, path: str | Path, **props: object) -> Module:
+        """A module whose script is read from ``path`` (name defaults to the file's stem)."""
+        path = Path(path)
+        data = _read(path, f"module script for {props.get('name', path.stem)!r}")
+        props.setdefault("name", path.stem.replace("_", "-"))
+        return cls(script=_text(data, f"module script {str(path)!r}"), **props)  # type: ignore[arg-type]
+
+    @property
+    def budget_seconds(self) -> int:
+        return int(self.budget.to_milliseconds() // 1000)
+
+    def file_bytes(self) -> dict[str, bytes]:
+        """The carried files as bytes, by relative path."""
+        return {path: data for path, data in self.files.items()}  # type: ignore[misc]
+
+    def _check_budget(self, where: str) -> None:
+        if not isinstance(self.budget, Duration):
+            raise LifecycleConfigError(f"{where}: budget must be an aws_cdk.Duration, got {self.budget!r}.")
+        seconds = self.budget.to_milliseconds() / 1000
+        limit = MAX_BLOCKING_BUDGET_SECONDS if self.mode is Mode.BLOCKING else MAX_BACKGROUND_BUDGET_SECONDS
+        if seconds != int(seconds) or not 1 <= seconds <= limit:
+            raise LifecycleConfigError(
+                f"{where}: budget {seconds:g}s is out of range for a {self.mode.value} module: "
+                f"give whole seconds from 1 to {limit}"
+                + (" (long work belongs in a Mode.BACKGROUND module)." if self.mode is Mode.BLOCKING else ".")
+            )
+
+    def _check_settings(self, where: str) -> None:
+        for key, value in self.settings.items():
+            if not isinstance(key, str) or not _SETTING.match(key):
+                raise LifecycleConfigError(
+                    f"{where}: setting name {key!r} is invalid: use upper-case letters, digits and '_', "
+                    "not starting with a digit."
+                )
+            if key in RESERVED_SETTING_NAMES or key.startswith("LCC_"):
+                raise LifecycleConfigError(
+                    f"{where}: setting name {key!r} is reserved by the runner; choose another name."
+                )
+            if not isinstance(value, str) or "\x00" in value:
+                raise LifecycleConfigError(
+                    f"{where}: setting {key} must be a string without NUL characters, got {value!r}."
+                )
+
+    def _load_files(self, where: str) -> dict[str, bytes]:
+        loaded: dict[str, bytes] = {}
+        for rel, source in sorted(self.files.items()):
+            parts = PurePosixPath(rel).parts
+            if not rel or rel.startswith("/") or not all(_FILE_PART.match(p) and p not in {".", ".."} for p in parts):
+                raise LifecycleConfigError(
+                    f"{where}: file path {rel!r} is invalid: give a relative path of letters, digits, "
+                    "'.', '_' and '-' without '..'."
+                )
+            if isinstance(source, Path):
+                data = _read(source, f"{where}: file {rel!r}")
+            elif isinstance(source, str):
+                data = source.encode("utf-8")
+            else:
+                data = bytes(source)
+            loaded["/".join(parts)] = data
+        return loaded

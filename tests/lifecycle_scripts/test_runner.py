@@ -1,0 +1,178 @@
+"""The generated hook run for real with bash in a sandbox root: failures are survived and logged."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from aws_cdk import Duration
+
+from constructs_lib import Compression, Encoding, LifecycleBundle, Mode, Module, RunAs
+from tests.support.sandbox import Sandbox
+
+BUDGET_SLEEPER = 2
+
+
+def troublesome_modules() -> list[Module]:
+    return [
+        Module(name="fails", script="#!/bin/bash\necho about to fail >&2\nexit 1\n"),
+        Module(name="missing-command", script="#!/bin/bash\nno-such-command-anywhere --flag\n"),
+        Module(name="missing-interpreter", script="#!/no/such/interpreter\nprint('x')\n"),
+        Module(
+            name="sleeper",
+            script="#!/bin/bash\necho going to sleep\nsleep 60\necho never printed\n",
+            budget=Duration.seconds(BUDGET_SLEEPER),
+        ),
+        Module(
+            name="slow-worker",
+            script='#!/bin/bash\necho working\nsleep 3\necho "$GREETING" >"$PERSIST_DIR/worker-output"\n',
+            mode=Mode.BACKGROUND,
+            budget=Duration.minutes(5),
+            settings={"GREETING": "done at last"},
+        ),
+        Module(
+            name="as-user",
+            script='#!/bin/bash\necho "user=$USER home=$HOME persist=$PERSIST_DIR cwd=$PWD"\n',
+            user=RunAs.NOTEBOOK_USER,
+        ),
+        Module(
+            name="carries-files",
+            script='#!/bin/bash\ncat "$MODULE_DIR/files/conf/app.ini"\n',
+            files={"conf/app.ini": "[app]\nkey = value\n"},
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def hook_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Sandbox, str, float]:
+    sandbox = Sandbox(tmp_path_factory.mktemp("runner"))
+    bundle = LifecycleBundle(hook="on-start", modules=troublesome_modules())
+    started = time.monotonic()
+    result = sandbox.run_hook(bundle.script)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    return sandbox, result.stdout, elapsed
+
+
+def lines_of(stdout: str, module: str) -> list[str]:
+    return [line.split(f"[{module}] ", 1)[1] for line in stdout.splitlines() if f"[on-start] [{module}] " in line]
+
+
+def test_hook_exits_0_although_modules_fail(hook_run: tuple[Sandbox, str, float]) -> None:
+    _, stdout, _ = hook_run
+    assert lines_of(stdout, "runner")[-1].startswith(
+        "hook end: 7 modules, 4 failed (fails missing-command missing-interpreter sleeper), 1 in background"
+    )
+
+
+def test_failing_module_is_logged_with_its_output_and_status(hook_run: tuple[Sandbox, str, float]) -> None:
+    lines = lines_of(hook_run[1], "fails")
+    assert lines[0] == "start: user root, budget 30s"
+    assert lines[1] == "about to fail"
+    assert lines[2].startswith("end: failed with exit status 1, exit 1, ")
+
+
+def test_missing_command_and_interpreter_are_logged(hook_run: tuple[Sandbox, str, float]) -> None:
+    assert "no-such-command-anywhere: command not found" in lines_of(hook_run[1], "missing-command")[1]
+    assert lines_of(hook_run[1], "missing-command")[-1].startswith("end: failed: command or interpreter not found")
+    assert lines_of(hook_run[1], "missing-interpreter")[-1].startswith("end: failed: ")
+
+
+def test_module_past_its_budget_is_killed_and_the_hook_goes_on(hook_run: tuple[Sandbox, str, float]) -> None:
+    lines = lines_of(hook_run[1], "sleeper")
+    assert "going to sleep" in lines and "never printed" not in lines
+    assert lines[-1].startswith(f"end: timed out after its budget of {BUDGET_SLEEPER}s and was killed, exit 124")
+    assert lines_of(hook_run[1], "carries-files")[-1].startswith("end: ok")
+
+
+def test_blocking_time_stays_within_the_declared_budgets(hook_run: tuple[Sandbox, str, float]) -> None:
+    _, _, elapsed = hook_run
+    blocking = sum(m.budget_seconds for m in troublesome_modules() if m.mode is Mode.BLOCKING)
+    assert elapsed < blocking
+    assert BUDGET_SLEEPER <= elapsed < BUDGET_SLEEPER + 5, "only the sleeper should take real time"
+
+
+def test_notebook_user_module_runs_through_sudo_with_the_notebook_environment(
+    hook_run: tuple[Sandbox, str, float],
+) -> None:
+    sandbox, stdout, _ = hook_run
+    assert lines_of(stdout, "as-user")[1] == (
+        f"user=ec2-user home={sandbox.home} persist={sandbox.persist} cwd=/"
+    )
+    assert any(call[1:4] == ["-n", "-u", "ec2-user"] and "env" in call for call in sandbox.calls("sudo"))
+
+
+def test_carried_files_are_readable(hook_run: tuple[Sandbox, str, float]) -> None:
+    assert lines_of(hook_run[1], "carries-files")[1:3] == ["[app]", "key = value"]
+
+
+def test_background_module_outlives_the_hook_and_writes_its_marker(hook_run: tuple[Sandbox, str, float]) -> None:
+    sandbox, stdout, _ = hook_run
+    assert lines_of(stdout, "slow-worker")[0].startswith("started in background")
+    marker = sandbox.persist / ".lifecycle" / "markers" / "on-start.slow-worker.done"
+    assert sandbox.wait_for(marker, timeout=30), "background module never completed"
+    assert marker.read_text().startswith("exit=0 seconds=3")
+    assert (sandbox.persist / "worker-output").read_text() == "done at last\n"
+    log = (sandbox.persist / ".lifecycle" / "logs" / "on-start.slow-worker.log").read_text()
+    assert "[slow-worker] working" in log and "background end: ok" in log
+
+
+def test_every_line_reaches_the_persisted_and_root_logs_with_the_module_name(
+    hook_run: tuple[Sandbox, str, float],
+) -> None:
+    sandbox, stdout, _ = hook_run
+    persisted = (sandbox.persist / ".lifecycle" / "logs" / "on-start.log").read_text()
+    root_log = (sandbox.root / "var" / "log" / "sagemaker-lifecycle" / "on-start.log").read_text()
+    assert persisted == root_log == stdout
+    for line in stdout.splitlines():
+        assert " [on-start] [" in line
+
+
+def test_bundle_directory_is_not_writable_by_others(hook_run: tuple[Sandbox, str, float]) -> None:
+    sandbox, _, _ = hook_run
+    bundle_dir = sandbox.root / "var" / "lib" / "sagemaker-lifecycle" / "on-start"
+    for path in [bundle_dir, *bundle_dir.rglob("*")]:
+        if path.parent.name == "work" or path.name == "work":
+            continue
+        assert path.stat().st_mode & 0o022 == 0, path
+    assert (bundle_dir / "work").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("encoding", list(Encoding))
+@pytest.mark.parametrize("compression", list(Compression))
+def test_every_encoding_and_compression_unpacks_with_real_tools(
+    tmp_path: Path, encoding: Encoding, compression: Compression
+) -> None:
+    sandbox = Sandbox(tmp_path)
+    module = Module(name="hello", script="#!/bin/bash\necho hello from the bundle\n")
+    bundle = LifecycleBundle(hook="on-create", modules=[module], encoding=encoding, compression=compression)
+    result = sandbox.run_hook(bundle.script)
+    assert result.returncode == 0
+    assert "[on-create] [hello] hello from the bundle" in result.stdout
+
+
+def test_without_xz_the_archive_is_unpacked_with_python_lzma(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path / "sb")
+    no_xz = tmp_path / "no-xz"
+    no_xz.mkdir()
+    for directory in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+        for entry in os.scandir(directory):
+            if not entry.name.startswith(("xz", "unxz", "lzma")) and not (no_xz / entry.name).exists():
+                (no_xz / entry.name).symlink_to(entry.path)
+    bundle = LifecycleBundle(hook="on-start", modules=[Module(name="hello", script="#!/bin/bash\necho hi\n")])
+    result = sandbox.run_hook(bundle.script, env={"PATH": f"{sandbox.bin}:{no_xz}"})
+    assert result.returncode == 0, result.stderr
+    assert "[on-start] [hello] hi" in result.stdout
+
+
+def test_corrupted_archive_runs_nothing_and_still_exits_0(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path)
+    bundle = LifecycleBundle(hook="on-start", modules=[Module(name="hello", script="#!/bin/bash\necho hi\n")])
+    start = bundle.script.index(b"\n", bundle.script.index(b"<<'LCC_PAYLOAD'")) + 1
+    corrupted = bundle.script[:start] + b"AAAA" + bundle.script[start + 4 :]
+    assert corrupted != bundle.script
+    result = sandbox.run_hook(corrupted)
+    assert result.returncode == 0
+    assert "archive checksum mismatch" in result.stdout
+    assert "could not unpack the bundle: no module ran" in result.stdout
+    assert "[hello]" not in result.stdout
