@@ -2,6 +2,7 @@
 
 from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Mode, Module, RunAs, Target
 from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.notebook_instance import NotebookInstance
 from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "LifecycleConfigError",
     "Mode",
     "Module",
+    "NotebookInstance",
     "NotebookLifecycleConfig",
     "RunAs",
     "Target",

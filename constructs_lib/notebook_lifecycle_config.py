@@ -42,10 +42,16 @@ class NotebookLifecycleConfig(Construct):
         self.on_start_bundle = self._bundle("on-start", on_start, compression, description)
         self.on_create_bundle = self._bundle("on-create", on_create, compression, description)
 
-        def hook(bundle: LifecycleBundle | None) -> list[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty] | None:
+        def hook(
+            bundle: LifecycleBundle | None,
+        ) -> list[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty] | None:
             if bundle is None:
                 return None
-            return [sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(content=bundle.content)]
+            return [
+                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+                    content=bundle.content
+                )
+            ]
 
         self.lifecycle_config = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
@@ -62,6 +68,12 @@ class NotebookLifecycleConfig(Construct):
         self.lifecycle_config.add_metadata("LifecycleBundle", manifest)
         self.lifecycle_config_name: str = self.lifecycle_config.attr_notebook_instance_lifecycle_config_name
         self.lifecycle_config_arn: str = self.lifecycle_config.ref
+
+    @property
+    def module_names(self) -> frozenset[str]:
+        """Names of the modules in either hook."""
+        bundles = [b for b in (self.on_start_bundle, self.on_create_bundle) if b is not None]
+        return frozenset(m.name for b in bundles for m in b.modules)
 
     @staticmethod
     def _bundle(

@@ -30,6 +30,8 @@ class Encoding(Enum):
     and decodes them with ``sed`` and ``head``: about a third more capacity.
     """
 
+    AUTO = "auto"
+    """Base64 when the script fits that way, else escaped binary."""
     BASE64 = "base64"
     ESCAPED_BINARY = "escaped-binary"
 
@@ -59,10 +61,7 @@ def write_archive_command(encoding: Encoding, archive: str, delimiter: str) -> s
     """The shell command that reads the here-document and writes the compressed archive."""
     if encoding is Encoding.BASE64:
         return f"base64 -d >\"{archive}\" <<'{delimiter}'"
-    return (
-        "LC_ALL=C sed 's/\\x01N/\\x00/g;s/\\x01E/\\x01/g' "
-        f"<<'{delimiter}' | head -c -1 >\"{archive}\""
-    )
+    return f"LC_ALL=C sed 's/\\x01N/\\x00/g;s/\\x01E/\\x01/g' <<'{delimiter}' | head -c -1 >\"{archive}\""
 
 
 def tar_bytes(files: Mapping[str, tuple[bytes, int]]) -> bytes:
@@ -111,7 +110,4 @@ def unpack_command(compression: Compression, archive: str) -> str:
     if compression is Compression.GZIP:
         return f'gzip -dc "{archive}"'
     fallback = "import lzma,sys;sys.stdout.buffer.write(lzma.decompress(open(sys.argv[1],'rb').read()))"
-    return (
-        f'{{ if command -v xz >/dev/null; then xz -dc "{archive}"; '
-        f'else python3 -c "{fallback}" "{archive}"; fi; }}'
-    )
+    return f'{{ if command -v xz >/dev/null; then xz -dc "{archive}"; else python3 -c "{fallback}" "{archive}"; fi; }}'

@@ -71,8 +71,7 @@ def minify_shell(text: str) -> str:
 
 
 def _settings_file(module: Module) -> bytes:
-    lines = [f"# settings of module {module.name} (generated at synth time)"]
-    lines += [f"export {key}={shlex.quote(value)}" for key, value in module.settings.items()]
+    lines = [f"export {key}={shlex.quote(value)}" for key, value in module.settings.items()]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -93,7 +92,7 @@ class LifecycleBundle:
         modules: Sequence[Module],
         target: Target = Target.NOTEBOOK_INSTANCE,
         compression: Compression = Compression.XZ,
-        encoding: Encoding = Encoding.BASE64,
+        encoding: Encoding = Encoding.AUTO,
         description: str = "",
     ) -> None:
         if not hook or not all(c.isalnum() or c == "-" for c in hook):
@@ -106,12 +105,15 @@ class LifecycleBundle:
         self.modules = tuple(modules)
         self.target = target
         self.compression = compression
-        self.encoding = encoding
+        self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
         self.description = description
         self._check_modules()
         self.files = self._files()
         self.archive = compress(tar_bytes(self.files), compression)
         self.script = self._script()
+        if encoding is Encoding.AUTO and encoded_length(len(self.script)) > CONTENT_LIMIT_CHARS:
+            self.encoding = Encoding.ESCAPED_BINARY
+            self.script = self._script()
         self.content = base64.b64encode(self.script).decode("ascii")
         self.encoded_length = len(self.content)
         self.manifest = self._manifest()
@@ -157,10 +159,9 @@ class LifecycleBundle:
 
     def _module_files(self, index: int, module: Module) -> dict[str, tuple[bytes, int]]:
         base = self._module_dir(index, module)
-        files = {
-            f"{base}/run": (module.script.encode("utf-8"), 0o755),
-            f"{base}/settings.sh": (_settings_file(module), 0o644),
-        }
+        files = {f"{base}/run": (module.script.encode("utf-8"), 0o755)}
+        if module.settings:
+            files[f"{base}/settings.sh"] = (_settings_file(module), 0o644)
         for rel, data in module.files.items():
             mode = 0o755 if data.startswith(b"#!") else 0o644
             files[f"{base}/files/{rel}"] = (data, mode)  # type: ignore[assignment]
@@ -276,8 +277,6 @@ class LifecycleBundle:
             "encodedLength": self.encoded_length,
             "limit": CONTENT_LIMIT_CHARS,
             "archiveSha256": _sha256(self.archive),
-            "blockingBudgetSeconds": sum(
-                m.budget_seconds for m in self.modules if m.mode is Mode.BLOCKING
-            ),
+            "blockingBudgetSeconds": sum(m.budget_seconds for m in self.modules if m.mode is Mode.BLOCKING),
             "modules": modules,
         }

@@ -94,13 +94,9 @@ class Module:
                 "starting with a letter or digit."
             )
         if not isinstance(self.user, RunAs):
-            raise LifecycleConfigError(
-                f"{where}: unknown user {self.user!r}; use RunAs.ROOT or RunAs.NOTEBOOK_USER."
-            )
+            raise LifecycleConfigError(f"{where}: unknown user {self.user!r}; use RunAs.ROOT or RunAs.NOTEBOOK_USER.")
         if not isinstance(self.mode, Mode):
-            raise LifecycleConfigError(
-                f"{where}: unknown mode {self.mode!r}; use Mode.BLOCKING or Mode.BACKGROUND."
-            )
+            raise LifecycleConfigError(f"{where}: unknown mode {self.mode!r}; use Mode.BLOCKING or Mode.BACKGROUND.")
         script = _text(self.script, f"{where}: script")
         if not script.startswith("#!"):
             raise LifecycleConfigError(

@@ -110,7 +110,7 @@ run_module() {
     "PERSIST_DIR=$PERSIST_DIR" "MODULE_DIR=$dir" "MODULE_NAME=$name" "HOOK=$HOOK")
   if [ -n "$ORIG_TZ" ]; then cmd+=("TZ=$ORIG_TZ"); fi
   # shellcheck disable=SC2016  # expanded by the inner bash
-  cmd+=(/bin/bash -c 'cd / && . "$1" && shift && exec "$@"' "lcc-$name" "$dir/settings.sh" "$dir/run")
+  cmd+=(/bin/bash -c 'cd / && { [ ! -f "$1" ] || . "$1"; } && shift && exec "$@"' "lcc-$name" "$dir/settings.sh" "$dir/run")
   if [ "$user" != "root" ] && [ "$(id -un)" != "$NB_USER" ]; then
     cmd=(sudo -n -u "$NB_USER" -- "${cmd[@]}")
   fi

@@ -61,7 +61,8 @@ def test_archive_is_reproducible_tar_with_root_owner_fixed_mtime_and_sorted_entr
     assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "root", "root", FIXED_MTIME)}
     modes = {m.name: m.mode for m in members}
     assert modes["modules/01-first/run"] == 0o755
-    assert modes["modules/01-first/settings.sh"] == 0o644
+    assert modes["modules/02-second/settings.sh"] == 0o644
+    assert "modules/01-first/settings.sh" not in modes, "no settings, no file"
     assert modes["modules"] == 0o755
 
 
@@ -133,36 +134,48 @@ def noise(size: int, seed: int = 7) -> str:
     return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(size))
 
 
-def padded(size: int, description: str) -> LifecycleBundle:
+def padded(size: int, description: str, encoding: Encoding = Encoding.AUTO) -> LifecycleBundle:
     module = Module(name="big", script=f"#!/bin/bash\n: '{noise(size)}'\n")
-    return LifecycleBundle(hook="on-start", modules=[module], description=description)
+    return LifecycleBundle(hook="on-start", modules=[module], description=description, encoding=encoding)
 
 
-def fit_exactly() -> tuple[int, str]:
+def fit_exactly(encoding: Encoding) -> tuple[int, str]:
     """A module size and a description that make the script exactly 12288 bytes (16384 encoded)."""
     low, high = 1000, 20000
     while low < high:  # the largest module that still leaves room for a description
         mid = (low + high + 1) // 2
         try:
-            padded(mid, "")
+            padded(mid, "", encoding)
             low = mid
         except LifecycleConfigError:
             high = mid - 1
     # The description adds "# <text>\n": 3 bytes of framing plus its text; leave room for it.
-    while 12288 - len(padded(low, "").script) < 4:
+    while 12288 - len(padded(low, "", encoding).script) < 4:
         low -= 1
-    room = 12288 - len(padded(low, "").script)
+    room = 12288 - len(padded(low, "", encoding).script)
     return low, "d" * (room - 3)
 
 
-def test_bundle_of_exactly_the_limit_synthesizes_and_one_more_character_fails() -> None:
-    size, description = fit_exactly()
-    bundle = padded(size, description)
+@pytest.mark.parametrize("encoding", [Encoding.BASE64, Encoding.ESCAPED_BINARY, Encoding.AUTO])
+def test_bundle_of_exactly_the_limit_synthesizes_and_one_more_character_fails(encoding: Encoding) -> None:
+    size, description = fit_exactly(encoding)
+    bundle = padded(size, description, encoding)
     assert len(bundle.script) == 12288
     assert bundle.encoded_length == 16384
     with pytest.raises(LifecycleConfigError) as failure:
-        padded(size, description + "d")
+        padded(size, description + "d", encoding)
     message = str(failure.value)
     assert "16388 characters after base64 encoding, above the SageMaker limit of 16384" in message
     assert "big:" in message and "encoded characters" in message and "runner and header" in message
     assert "Total: 16388 of 16384" in message
+
+
+def test_auto_encoding_uses_base64_while_it_fits_and_escaped_binary_beyond() -> None:
+    small = padded(1000, "")
+    assert small.encoding is Encoding.BASE64 and small.manifest["encoding"] == "base64"
+    size, _ = fit_exactly(Encoding.BASE64)
+    assert padded(size, "").encoding is Encoding.BASE64
+    beyond = padded(size + 500, "")
+    assert beyond.encoding is Encoding.ESCAPED_BINARY and beyond.encoded_length <= 16384
+    with pytest.raises(LifecycleConfigError):
+        padded(size + 500, "", Encoding.BASE64)

@@ -1,0 +1,61 @@
+"""The notebook stack: a private network, and per configured notebook its lifecycle config and instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
+
+from constructs import Construct
+
+from constructs_lib import NotebookInstance, NotebookLifecycleConfig
+from constructs_lib.private_network import PrivateNotebookNetwork
+from stacks.config import NotebookEnvironmentConfig
+
+
+class NotebookStack(Stack):
+    """Notebook instances with their lifecycle configs, in a private network unless told otherwise.
+
+    ``self.network`` (or ``None``), ``self.lifecycle_configs`` and ``self.notebooks`` (by id).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: NotebookEnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.network = PrivateNotebookNetwork(self, "Network") if config.private_network else None
+        self.lifecycle_configs: dict[str, NotebookLifecycleConfig] = {}
+        self.notebooks: dict[str, NotebookInstance] = {}
+        for spec in config.notebooks:
+            lifecycle = NotebookLifecycleConfig(
+                self, f"{spec.id}LifecycleConfig", on_start=spec.on_start, on_create=spec.on_create
+            )
+            notebook = NotebookInstance(
+                self,
+                spec.id,
+                name=spec.name,
+                instance_type=spec.instance_type,
+                platform_identifier=spec.platform_identifier,
+                volume_size_gib=spec.volume_size_gib,
+                root_access=spec.root_access,
+                lifecycle_config=lifecycle,
+                vpc=self.network.vpc if self.network else None,
+                vpc_subnets=self.network.subnets if self.network else None,
+            )
+            self.lifecycle_configs[spec.id] = lifecycle
+            self.notebooks[spec.id] = notebook
+            CfnOutput(self, f"{spec.id}Name", value=notebook.notebook_instance_name)
+            self._acknowledge_log_streams(notebook)
+
+    @staticmethod
+    def _acknowledge_log_streams(notebook: NotebookInstance) -> None:
+        policy = notebook.role.node.try_find_child("DefaultPolicy")
+        if policy is None:
+            return
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "SageMaker names the lifecycle log streams <instance>/<hook> at run time; the grant is "
+                    "limited to this instance's streams in /aws/sagemaker/NotebookInstances."
+                ),
+            )
+        )

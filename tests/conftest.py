@@ -1,0 +1,65 @@
+"""Shared fixtures: the real CDK CLI synthesizing the default app once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APP_FILES = ("app.py", "cdk.json", "stacks", "constructs_lib", "lifecycle_scripts")
+
+
+def cdk_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `make` gives: the project's Node and CDK CLI, then the venv, first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(REPO / "node_modules" / ".bin"), str(Path(sys.executable).parent), env["PATH"]])
+    env.pop("CDK_CONTEXT_JSON", None)
+    env.update(extra or {})
+    return env
+
+
+def cdk_synth(app_dir: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``npx cdk synth`` with the pinned CLI, offline, into ``out``."""
+    return subprocess.run(
+        ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out), *args],
+        cwd=app_dir,
+        env=cdk_env(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def copy_app(target: Path) -> Path:
+    """A copy of the app's files in ``target`` that uses this checkout's venv and node_modules."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in APP_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(REPO / ".venv")
+    (target / "node_modules").symlink_to(REPO / "node_modules")
+    return target
+
+
+@pytest.fixture(scope="session")
+def default_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default app synthesized by the real CDK CLI (cdk-nag runs inside the app)."""
+    out = tmp_path_factory.mktemp("cdk.out")
+    result = cdk_synth(REPO, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def templates_of(assembly: Path) -> dict[str, dict[str, object]]:
+    """Every stack template in a cloud assembly (nested stages included), by file name."""
+    return {path.name: json.loads(path.read_text()) for path in sorted(assembly.rglob("*.template.json"))}

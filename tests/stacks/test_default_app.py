@@ -1,0 +1,91 @@
+"""The default app through the real CDK CLI: synthesizes offline, passes cfn-lint and cdk-nag, and is reproducible."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from constructs_lib.bundling.inspect import files_of
+from tests.conftest import REPO, cdk_env, cdk_synth, copy_app, templates_of
+
+LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
+
+
+def test_synth_writes_the_notebook_stack(default_assembly: Path) -> None:
+    templates = templates_of(default_assembly)
+    assert "SageMakerNotebooks.template.json" in templates
+    resources = templates["SageMakerNotebooks.template.json"]["Resources"]
+    types = sorted({r["Type"] for r in resources.values()})  # type: ignore[union-attr]
+    assert {LC, "AWS::SageMaker::NotebookInstance", "AWS::EC2::VPC", "AWS::KMS::Key"} <= set(types)
+
+
+def test_cfn_lint_finds_no_error(default_assembly: Path) -> None:
+    templates = sorted(str(p) for p in default_assembly.rglob("*.template.json"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *templates],
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in result.stdout.splitlines() if ":E" in line or line.split(":")[-2:-1] == ["error"]]
+    assert result.returncode in (0, 4, 8, 12) and not errors, result.stdout + result.stderr  # 4: warnings, 8: info
+
+
+def test_cdk_nag_reports_no_unsuppressed_finding(default_assembly: Path) -> None:
+    reports = list(default_assembly.rglob("*validation-report*.json"))
+    for report in reports:
+        data = json.loads(report.read_text())
+        assert data.get("status", "success") == "success", report.read_text()[:3000]
+
+
+def test_every_hook_fits_and_carries_its_manifest(default_assembly: Path) -> None:
+    template = templates_of(default_assembly)["SageMakerNotebooks.template.json"]
+    configs = [r for r in template["Resources"].values() if r["Type"] == LC]  # type: ignore[union-attr,index]
+    assert configs
+    for config in configs:
+        for hook, bundle in config["Metadata"]["LifecycleBundle"].items():
+            content = config["Properties"][hook][0]["Content"]
+            assert len(content) == bundle["encodedLength"] <= 16384
+            files = files_of(base64.b64decode(content))
+            names = [m["name"] for m in bundle["modules"]]
+            assert [p.split("/")[1].split("-", 1)[1] for p in sorted(files) if p.endswith("/run")] == names
+
+
+def test_synth_is_byte_identical_across_directories_time_zones_umasks_and_mtimes(tmp_path: Path) -> None:
+    first = copy_app(tmp_path / "one")
+    second = copy_app(tmp_path / "second-checkout")
+    past = time.time() - 86400 * 400
+    for path in second.rglob("*"):
+        if not path.is_symlink():
+            os.utime(path, (past, past))
+    results = []
+    for app_dir, tz, umask in ((first, "UTC", "022"), (second, "Pacific/Kiritimati", "077")):
+        out = app_dir / "cdk.out"
+        env = {"TZ": tz}
+        command = ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out)]
+        result = subprocess.run(
+            ["bash", "-c", f'umask {umask} && exec "$@"', "synth", *command],
+            cwd=app_dir,
+            env=cdk_env(env),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        results.append({p.name: p.read_bytes() for p in sorted(out.glob("*.template.json"))})
+    assert results[0] == results[1]
+    assert results[0], "no template written"
+
+
+def test_bad_configuration_fails_synth_naming_the_key(tmp_path: Path) -> None:
+    config = json.loads((REPO / "cdk.json").read_text())["context"]["notebookEnvironment"]
+    config["notebooks"][0]["onStart"][-1]["idle"] = "forever"
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    result = cdk_synth(REPO, tmp_path / "out", "-c", f"configFile={config_file}")
+    assert result.returncode != 0
+    assert "notebookEnvironment.notebooks[0].onStart[6].idle: expected a duration such as '90s', '60m' or '2h', got 'forever'" in result.stderr
