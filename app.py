@@ -27,6 +27,8 @@ else:
         raw = json.loads(raw)
 config = parse_config(raw)
 
-NotebookStack(app, "SageMakerNotebooks", config=config, description="SageMaker notebook instances and lifecycle configs")
+NotebookStack(
+    app, "SageMakerNotebooks", config=config, description="SageMaker notebook instances and lifecycle configs"
+)
 Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

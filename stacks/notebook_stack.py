@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
-
 from constructs import Construct
 
 from constructs_lib import NotebookInstance, NotebookLifecycleConfig

@@ -23,7 +23,9 @@ def cdk_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def cdk_synth(app_dir: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cdk_synth(
+    app_dir: Path, out: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``npx cdk synth`` with the pinned CLI, offline, into ``out``."""
     return subprocess.run(
         ["npx", "--no-install", "cdk", "synth", "--quiet", "--no-notices", "-o", str(out), *args],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,9 @@ def corpus() -> list[tuple[str, str]]:
             text = path.read_bytes().decode("utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        if path.suffix != ".py" and not text.startswith(("#!/bin/sh", "#!/bin/bash", "#! /bin/sh", "#!/usr/bin/env bash")):
+        if path.suffix != ".py" and not text.startswith(
+            ("#!/bin/sh", "#!/bin/bash", "#! /bin/sh", "#!/usr/bin/env bash")
+        ):
             continue
         if not text.startswith("#!"):
             text = "#!/usr/bin/env python3\n" + text
@@ -105,7 +106,8 @@ def main() -> None:
     lines = [
         "# Capacity of one lifecycle config",
         "",
-        f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} on {platform.machine()}, Python {platform.python_version()}, "
+        f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} on {platform.machine()}, "
+        f"Python {platform.python_version()}, "
         f"`{Path(__file__).relative_to(REPO)}`.",
         "",
         f"A plain script holds at most {PLAIN_LIMIT_BYTES} raw bytes ({CONTENT_LIMIT_CHARS} characters of base64).",

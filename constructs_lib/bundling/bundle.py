@@ -162,9 +162,9 @@ class LifecycleBundle:
         files = {f"{base}/run": (module.script.encode("utf-8"), 0o755)}
         if module.settings:
             files[f"{base}/settings.sh"] = (_settings_file(module), 0o644)
-        for rel, data in module.files.items():
+        for rel, data in module.carried_files.items():
             mode = 0o755 if data.startswith(b"#!") else 0o644
-            files[f"{base}/files/{rel}"] = (data, mode)  # type: ignore[assignment]
+            files[f"{base}/files/{rel}"] = (data, mode)
         return files
 
     def _files(self) -> dict[str, tuple[bytes, int]]:
@@ -242,7 +242,8 @@ class LifecycleBundle:
         overhead = self.encoded_length - self._inline_length(len(self.archive)) + self._inline_length(len(runner_alone))
         return (
             f"hook {self.hook!r}: the lifecycle script is {self.encoded_length} characters after base64 encoding, "
-            f"above the SageMaker limit of {CONTENT_LIMIT_CHARS} (over by {self.encoded_length - CONTENT_LIMIT_CHARS}).\n"
+            f"above the SageMaker limit of {CONTENT_LIMIT_CHARS} "
+            f"(over by {self.encoded_length - CONTENT_LIMIT_CHARS}).\n"
             f"Modules (each compressed on its own with {self.compression.value}):\n"
             + "\n".join(rows)
             + f"\n  runner and header: ~{overhead} encoded characters\n"
@@ -265,8 +266,8 @@ class LifecycleBundle:
                 entry["settings"] = dict(module.settings)
             if module.files:
                 entry["files"] = [
-                    {"path": rel, "bytes": len(data), "sha256": _sha256(data)}  # type: ignore[arg-type]
-                    for rel, data in module.files.items()
+                    {"path": rel, "bytes": len(data), "sha256": _sha256(data)}
+                    for rel, data in module.carried_files.items()
                 ]
             modules.append(entry)
         return {

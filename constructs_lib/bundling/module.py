@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from aws_cdk import Duration
 
@@ -122,9 +123,10 @@ class Module:
     def budget_seconds(self) -> int:
         return int(self.budget.to_milliseconds() // 1000)
 
-    def file_bytes(self) -> dict[str, bytes]:
-        """The carried files as bytes, by relative path."""
-        return {path: data for path, data in self.files.items()}  # type: ignore[misc]
+    @property
+    def carried_files(self) -> Mapping[str, bytes]:
+        """The carried files as bytes (read at construction), by relative path."""
+        return cast(Mapping[str, bytes], self.files)
 
     def _check_budget(self, where: str) -> None:
         if not isinstance(self.budget, Duration):

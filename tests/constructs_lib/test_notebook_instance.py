@@ -51,8 +51,12 @@ def test_secure_defaults_in_a_private_network() -> None:
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     template.has_resource_properties(
         "AWS::IAM::Role",
-        {"AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}),
-         "ManagedPolicyArns": Match.absent()},
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]}
+            ),
+            "ManagedPolicyArns": Match.absent(),
+        },
     )
     assert notebook.notebook_instance_name == notebook.notebook_instance_name.lower()
 
@@ -88,7 +92,13 @@ def test_grant_auto_stop_to_another_principal() -> None:
         "AWS::IAM::Policy",
         {
             "Roles": [{"Ref": Match.string_like_regexp("^Other")}],
-            "PolicyDocument": {"Statement": [Match.object_like({"Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"]})]},
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {"Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"]}
+                    )
+                ]
+            },
         },
     )
 
@@ -98,7 +108,14 @@ def test_lifecycle_config_is_attached_and_instance_waits_for_its_role_policy() -
     config = NotebookLifecycleConfig(s, "Config", on_start=[Module(name="hello", script="#!/bin/sh\n")])
     NotebookInstance(s, "Notebook", lifecycle_config=config)
     template = Template.from_stack(s)
-    template.has_resource_properties(NB, {"LifecycleConfigName": {"Fn::GetAtt": [Match.string_like_regexp("^Config"), "NotebookInstanceLifecycleConfigName"]}})
+    template.has_resource_properties(
+        NB,
+        {
+            "LifecycleConfigName": {
+                "Fn::GetAtt": [Match.string_like_regexp("^Config"), "NotebookInstanceLifecycleConfigName"]
+            }
+        },
+    )
     (instance,) = template.find_resources(NB).values()
     assert any(d.startswith("NotebookRoleDefaultPolicy") for d in instance["DependsOn"])
 
@@ -109,7 +126,9 @@ def test_given_role_and_key_are_used_instead_of_new_ones() -> None:
     NotebookInstance(s, "Notebook", role=role)
     template = Template.from_stack(s)
     template.resource_count_is("AWS::IAM::Role", 0)
-    template.has_resource_properties(NB, {"RoleArn": "arn:aws:iam::111122223333:role/existing", "DirectInternetAccess": "Enabled"})
+    template.has_resource_properties(
+        NB, {"RoleArn": "arn:aws:iam::111122223333:role/existing", "DirectInternetAccess": "Enabled"}
+    )
 
 
 @pytest.mark.parametrize(

@@ -96,9 +96,7 @@ def test_notebook_user_module_runs_through_sudo_with_the_notebook_environment(
     hook_run: tuple[Sandbox, str, float],
 ) -> None:
     sandbox, stdout, _ = hook_run
-    assert lines_of(stdout, "as-user")[1] == (
-        f"user=ec2-user home={sandbox.home} persist={sandbox.persist} cwd=/"
-    )
+    assert lines_of(stdout, "as-user")[1] == (f"user=ec2-user home={sandbox.home} persist={sandbox.persist} cwd=/")
     assert any(call[1:4] == ["-n", "-u", "ec2-user"] and "env" in call for call in sandbox.calls("sudo"))
 
 

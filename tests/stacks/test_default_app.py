@@ -88,4 +88,8 @@ def test_bad_configuration_fails_synth_naming_the_key(tmp_path: Path) -> None:
     config_file.write_text(json.dumps(config))
     result = cdk_synth(REPO, tmp_path / "out", "-c", f"configFile={config_file}")
     assert result.returncode != 0
-    assert "notebookEnvironment.notebooks[0].onStart[6].idle: expected a duration such as '90s', '60m' or '2h', got 'forever'" in result.stderr
+    assert (
+        "notebookEnvironment.notebooks[0].onStart[6].idle: "
+        "expected a duration such as '90s', '60m' or '2h', got 'forever'"
+        in result.stderr
+    )

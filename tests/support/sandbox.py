@@ -14,12 +14,17 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-_RECORD = 'printf "%s" "$(basename "$0")" >>"$SANDBOX_CALLS"; printf "\\t%s" "$@" >>"$SANDBOX_CALLS"; echo >>"$SANDBOX_CALLS"'
+_RECORD = (
+    'printf "%s" "$(basename "$0")" >>"$SANDBOX_CALLS"; printf "\\t%s" "$@" >>"$SANDBOX_CALLS"; echo >>"$SANDBOX_CALLS"'
+)
 
 # name -> body run after the call was recorded
 FAKES: dict[str, str] = {
     # sudo -n -u USER -- CMD...: runs CMD as the current user.
-    "sudo": 'while [ $# -gt 0 ]; do case "$1" in -u|-g) shift 2;; --) shift; break;; -*) shift;; *) break;; esac; done\nexec "$@"',
+    "sudo": (
+        'while [ $# -gt 0 ]; do case "$1" in -u|-g) shift 2;; --) shift; break;; -*) shift;; *) break;; esac; done\n'
+        'exec "$@"'
+    ),
     "chown": "exit 0",
     "chgrp": "exit 0",
     "systemctl": "exit 0",

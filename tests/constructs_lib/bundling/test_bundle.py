@@ -123,7 +123,9 @@ def test_background_budgets_do_not_count_against_the_hook() -> None:
 
 
 def test_module_for_notebook_instances_is_rejected_in_studio() -> None:
-    module = Module(name="nb", script="#!/bin/sh\n", user=RunAs.NOTEBOOK_USER, targets=frozenset({Target.NOTEBOOK_INSTANCE}))
+    module = Module(
+        name="nb", script="#!/bin/sh\n", user=RunAs.NOTEBOOK_USER, targets=frozenset({Target.NOTEBOOK_INSTANCE})
+    )
     with pytest.raises(LifecycleConfigError, match="made for notebook-instance, not studio"):
         LifecycleBundle(hook="jupyterlab", modules=[module], target=Target.STUDIO)
 

@@ -52,7 +52,7 @@ def test_budget_out_of_range_is_rejected(mode: Mode, budget: Duration) -> None:
 
 
 def test_negative_budget_is_rejected_by_cdk_or_us() -> None:
-    with pytest.raises(Exception, match="(?i)negative|out of range"):
+    with pytest.raises(Exception, match=r"(?i)negative|out of range"):
         Module(name="m", script=SCRIPT, budget=Duration.seconds(-5))
 
 
@@ -61,7 +61,7 @@ def test_largest_blocking_budget_is_accepted() -> None:
 
 
 def test_budget_must_be_a_duration() -> None:
-    with pytest.raises(LifecycleConfigError, match="aws_cdk.Duration"):
+    with pytest.raises(LifecycleConfigError, match=r"aws_cdk\.Duration"):
         Module(name="m", script=SCRIPT, budget=30)  # type: ignore[arg-type]
 
 
