@@ -40,11 +40,27 @@ class UserProfile:
     user: str
     home: str
     persist_dir: str
+    bundle_base: str
+    """Where hooks are unpacked: root-owned on notebook instances (hooks run as root there)."""
+    log_dir: str
 
 
 USERS = {
-    Target.NOTEBOOK_INSTANCE: UserProfile("ec2-user", "/home/ec2-user", "/home/ec2-user/SageMaker"),
-    Target.STUDIO: UserProfile("sagemaker-user", "/home/sagemaker-user", "/home/sagemaker-user"),
+    Target.NOTEBOOK_INSTANCE: UserProfile(
+        "ec2-user",
+        "/home/ec2-user",
+        "/home/ec2-user/SageMaker",
+        "/var/lib/sagemaker-lifecycle",
+        "/var/log/sagemaker-lifecycle",
+    ),
+    # Studio runs lifecycle scripts as sagemaker-user inside the app's container.
+    Target.STUDIO: UserProfile(
+        "sagemaker-user",
+        "/home/sagemaker-user",
+        "/home/sagemaker-user",
+        "/tmp/sagemaker-lifecycle",
+        "/tmp/sagemaker-lifecycle/logs",
+    ),
 }
 
 
@@ -173,6 +189,7 @@ class LifecycleBundle:
             "NB_USER": profile.user,
             "NB_HOME": profile.home,
             "PERSIST_DIR": profile.persist_dir,
+            "LOG_DIR": profile.log_dir,
             "HOOK_BUDGET": str(BLOCKING_BUDGET_SECONDS),
             "KILL_GRACE": str(KILL_GRACE_SECONDS),
         }
@@ -209,6 +226,7 @@ class LifecycleBundle:
         replacements = {
             "@HEADER@": self._header(),
             "@HOOK@": self.hook,
+            "@BUNDLE_BASE@": USERS[self.target].bundle_base,
             "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
             "@DELIMITER@": delimiter,
             "@SHA256@": _sha256(self.archive),

@@ -23,14 +23,14 @@ fi
 HOOK="${1:?hook name}"
 BUNDLE_DIR="${2:?bundle directory}"
 
-# bundle.env sets NB_USER, NB_HOME, PERSIST_DIR, HOOK_BUDGET, KILL_GRACE (generated at synth time).
+# bundle.env sets NB_USER, NB_HOME, PERSIST_DIR, LOG_DIR, HOOK_BUDGET, KILL_GRACE (generated at synth time).
 # shellcheck source=/dev/null
 . "$BUNDLE_DIR/bundle.env"
 LCC_ROOT="${LCC_ROOT-}"   # empty on an instance; a sandbox directory standing in for / in tests
 NB_HOME="$LCC_ROOT$NB_HOME"
 PERSIST_DIR="$LCC_ROOT$PERSIST_DIR"
 STATE_DIR="$PERSIST_DIR/.lifecycle"
-ROOT_LOG_DIR="$LCC_ROOT/var/log/sagemaker-lifecycle"
+ROOT_LOG_DIR="$LCC_ROOT$LOG_DIR"
 WORK_DIR="$BUNDLE_DIR/work"
 mkdir -p "$ROOT_LOG_DIR" "$WORK_DIR" && chmod 0700 "$WORK_DIR"
 

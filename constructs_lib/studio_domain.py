@@ -1,0 +1,181 @@
+"""``StudioDomain`` and ``StudioUserProfile``: Studio with lifecycle configs attached per app type."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from enum import Enum
+
+from aws_cdk import ArnFormat, Names, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.studio_settings import StudioUserSettings
+
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+class AuthMode(Enum):
+    IAM = "IAM"
+    SSO = "SSO"
+
+
+def _check_name(value: str, what: str) -> None:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise LifecycleConfigError(
+            f"{what} {value!r} is invalid: use 1-63 letters, digits and '-', starting and ending with a letter or digit."
+        )
+
+
+class StudioDomain(Construct):
+    """A Studio domain in a VPC (``VpcOnly`` network access by default), with a KMS key, a default
+    execution role and default user settings per app type.
+
+    The execution role it creates may only write Studio's logs; extend it with grants. Attributes:
+    ``domain`` (L1), ``domain_id``, ``domain_arn``, ``domain_name``, ``execution_role``, ``kms_key``,
+    ``security_groups``, ``default_user_settings``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        auth_mode: AuthMode = AuthMode.IAM,
+        vpc_only: bool = True,
+        kms_key: kms.IKey | None = None,
+        execution_role: iam.IRole | None = None,
+        default_user_settings: StudioUserSettings | None = None,
+        domain_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        if not isinstance(auth_mode, AuthMode):
+            raise LifecycleConfigError(f"StudioDomain auth_mode {auth_mode!r} is invalid: use AuthMode.IAM or SSO.")
+        if domain_name is not None:
+            _check_name(domain_name, "StudioDomain domain_name")
+        self.default_user_settings = default_user_settings or StudioUserSettings()
+        self.default_user_settings.validate("StudioDomain default_user_settings")
+        self.domain_name = domain_name or self._default_name()
+        self.kms_key: kms.IKey = kms_key or kms.Key(
+            self, "Key", enable_key_rotation=True, description=f"Studio domain {self.domain_name}"
+        )
+        self.execution_role: iam.IRole = (
+            self.default_user_settings.execution_role
+            or execution_role
+            or iam.Role(
+                self,
+                "ExecutionRole",
+                assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                description=f"Default execution role of Studio domain {self.domain_name}",
+            )
+        )
+        self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or []) or [
+            ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, description=f"Studio domain {self.domain_name}")
+        ]
+        selection = vpc_subnets or ec2.SubnetSelection()
+        subnets = vpc.select_subnets(
+            subnet_type=selection.subnet_type,
+            subnet_group_name=selection.subnet_group_name,
+            subnets=selection.subnets,
+            availability_zones=selection.availability_zones,
+            one_per_az=selection.one_per_az,
+            subnet_filters=selection.subnet_filters,
+        )
+        if not subnets.subnet_ids:
+            raise LifecycleConfigError("StudioDomain vpc_subnets selects no subnet of the vpc.")
+        self.domain = sagemaker.CfnDomain(
+            self,
+            "Resource",
+            domain_name=self.domain_name,
+            auth_mode=auth_mode.value,
+            vpc_id=vpc.vpc_id,
+            subnet_ids=subnets.subnet_ids,
+            app_network_access_type="VpcOnly" if vpc_only else "PublicInternetOnly",
+            kms_key_id=self.kms_key.key_arn,
+            default_user_settings=self.default_user_settings.render(
+                sagemaker.CfnDomain,
+                self,
+                self.execution_role.role_arn,
+                [sg.security_group_id for sg in self.security_groups],
+            ),
+        )
+        self.domain_id: str = self.domain.attr_domain_id
+        self.domain_arn: str = self.domain.attr_domain_arn
+        self.grant_studio_logging(self.execution_role)
+        self.kms_key.grant_encrypt_decrypt(self.execution_role)
+
+    def grant_studio_logging(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Writing streams in ``/aws/sagemaker/studio`` (app logs, lifecycle config output)."""
+        group = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/studio",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resource_arns=[group]
+        )
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resource_arns=[f"{group}:log-stream:{self.domain_id}/*"],
+        )
+
+    def grant_delete_own_apps(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``DescribeApp`` and ``DeleteApp`` on this domain's apps only (for idle shutdown)."""
+        apps = Stack.of(self).format_arn(service="sagemaker", resource="app", resource_name=f"{self.domain_id}/*")
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:DescribeApp", "sagemaker:DeleteApp"], resource_arns=[apps]
+        )
+
+    def _default_name(self) -> str:
+        unique = Names.unique_resource_name(self, max_length=63, separator="-").lower()
+        return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "", unique)).strip("-")[:63].rstrip("-")
+
+
+class StudioUserProfile(Construct):
+    """A user profile of a ``StudioDomain``, with its own overrides of the domain's user settings.
+
+    Attributes: ``user_profile`` (L1), ``user_profile_name``, ``user_profile_arn``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        domain_id: str,
+        user_profile_name: str,
+        settings: StudioUserSettings | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        _check_name(user_profile_name, "StudioUserProfile user_profile_name")
+        self.user_profile_name = user_profile_name
+        settings = settings or StudioUserSettings()
+        settings.validate(f"StudioUserProfile {user_profile_name!r}")
+        for app_type, app_settings in settings.per_app().items():
+            if app_settings.idle_shutdown is not None:
+                raise LifecycleConfigError(
+                    f"StudioUserProfile {user_profile_name!r} {app_type.value}: idle_shutdown cannot be set per user "
+                    "(CloudFormation's UserProfile has no AppLifecycleManagement); set it on the domain, whose "
+                    "minimum and maximum bound what users may choose."
+                )
+        role_arn = settings.execution_role.role_arn if settings.execution_role else None
+        rendered = (
+            settings.render(sagemaker.CfnUserProfile, self, role_arn) if (settings.per_app() or role_arn) else None
+        )
+        self.user_profile = sagemaker.CfnUserProfile(
+            self,
+            "Resource",
+            domain_id=domain_id,
+            user_profile_name=user_profile_name,
+            user_settings=rendered,
+        )
+        self.user_profile_arn: str = self.user_profile.attr_user_profile_arn

@@ -1,0 +1,103 @@
+"""``StudioLifecycleConfig``: an ``AWS::SageMaker::StudioLifecycleConfig`` built from modules."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from enum import Enum
+
+from aws_cdk import Names, Stack
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Module, Target
+from constructs_lib.errors import LifecycleConfigError
+
+_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,53}$")
+HASH_LENGTH = 8
+
+
+class StudioAppType(Enum):
+    """The Studio app a lifecycle config is for."""
+
+    JUPYTER_SERVER = "JupyterServer"
+    KERNEL_GATEWAY = "KernelGateway"
+    JUPYTER_LAB = "JupyterLab"
+    CODE_EDITOR = "CodeEditor"
+
+
+class StudioLifecycleConfig(Construct):
+    """A Studio lifecycle config whose name ends in a hash of its content.
+
+    Every property of ``AWS::SageMaker::StudioLifecycleConfig`` requires replacement, so a changed
+    script must get a new name: CloudFormation then creates the new config, repoints the domain
+    and user profiles that reference its ARN, and deletes the old one, in one deployment.
+
+    Attributes: ``lifecycle_config`` (L1), ``lifecycle_config_name`` (a plain string, known at
+    synth time), ``lifecycle_config_arn``, ``app_type``, ``bundle``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        app_type: StudioAppType,
+        modules: Sequence[Module],
+        name_prefix: str | None = None,
+        compression: Compression = Compression.XZ,
+        encoding: Encoding = Encoding.AUTO,
+        description: str = "",
+    ) -> None:
+        super().__init__(scope, id)
+        if not isinstance(app_type, StudioAppType):
+            raise LifecycleConfigError(
+                f"StudioLifecycleConfig app_type {app_type!r} is invalid: use a StudioAppType "
+                f"({', '.join(t.name for t in StudioAppType)})."
+            )
+        if not modules:
+            raise LifecycleConfigError("StudioLifecycleConfig modules is empty: give at least one Module.")
+        if name_prefix is not None and not _PREFIX.match(name_prefix):
+            raise LifecycleConfigError(
+                f"StudioLifecycleConfig name_prefix {name_prefix!r} is invalid: use 1-54 letters, digits and '-', "
+                "starting and ending with a letter or digit (a '-' and an 8-character content hash follow)."
+            )
+        self.app_type = app_type
+        self.bundle = LifecycleBundle(
+            hook=app_type.value.lower(),
+            modules=modules,
+            target=Target.STUDIO,
+            compression=compression,
+            encoding=encoding,
+            description=description,
+        )
+        prefix = name_prefix or self._default_prefix()
+        digest = hashlib.sha256(self.bundle.content.encode("ascii")).hexdigest()[:HASH_LENGTH]
+        self.lifecycle_config_name = f"{prefix}-{digest}"
+        self.lifecycle_config = sagemaker.CfnStudioLifecycleConfig(
+            self,
+            "Resource",
+            studio_lifecycle_config_app_type=app_type.value,
+            studio_lifecycle_config_content=self.bundle.content,
+            studio_lifecycle_config_name=self.lifecycle_config_name,
+        )
+        self.lifecycle_config.add_metadata("LifecycleBundle", {app_type.value: self.bundle.manifest})
+        self.lifecycle_config_arn: str = self.lifecycle_config.attr_studio_lifecycle_config_arn
+
+    def arn_in(self, scope: Construct) -> str:
+        """The ARN as seen from ``scope``: a reference in the same stack, else built from the name.
+
+        Building it from the name (known at synth time) keeps other stacks free of an export whose
+        value changes with every script change, which CloudFormation would refuse to update.
+        """
+        if Stack.of(scope) is Stack.of(self):
+            return self.lifecycle_config_arn
+        return Stack.of(scope).format_arn(
+            service="sagemaker", resource="studio-lifecycle-config", resource_name=self.lifecycle_config_name
+        )
+
+    def _default_prefix(self) -> str:
+        unique = Names.unique_resource_name(self, max_length=54, separator="-").lower()
+        cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "", unique)).strip("-")
+        return cleaned[:54].rstrip("-")

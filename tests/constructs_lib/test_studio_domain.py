@@ -1,0 +1,218 @@
+"""StudioDomain and StudioUserProfile: lifecycle configs per app type, defaults, idle shutdown, validation."""
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import LifecycleConfigError, Module, RunAs
+from constructs_lib.private_network import PrivateNotebookNetwork
+from constructs_lib.studio_domain import AuthMode, StudioDomain, StudioUserProfile
+from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
+from constructs_lib.studio_settings import IdleShutdown, StudioAppSettings, StudioUserSettings
+
+APP_KEYS = {
+    StudioAppType.JUPYTER_SERVER: "JupyterServerAppSettings",
+    StudioAppType.KERNEL_GATEWAY: "KernelGatewayAppSettings",
+    StudioAppType.JUPYTER_LAB: "JupyterLabAppSettings",
+    StudioAppType.CODE_EDITOR: "CodeEditorAppSettings",
+}
+
+
+def lcc(stack: Stack, app_type: StudioAppType, name: str = "one") -> StudioLifecycleConfig:
+    return StudioLifecycleConfig(
+        stack,
+        f"{app_type.value}{name}",
+        app_type=app_type,
+        modules=[Module(name=name, script=f"#!/bin/bash\necho {name}\n", user=RunAs.NOTEBOOK_USER)],
+    )
+
+
+def domain_stack(
+    settings_for: Any = None,
+) -> tuple[Stack, StudioDomain, dict[StudioAppType, list[StudioLifecycleConfig]]]:
+    stack = Stack(App(), "Studio")
+    network = PrivateNotebookNetwork(stack, "Network")
+    configs = {t: [lcc(stack, t, "one"), lcc(stack, t, "two")] for t in StudioAppType}
+    settings = (
+        settings_for(configs)
+        if settings_for
+        else StudioUserSettings(
+            jupyter_server=StudioAppSettings(
+                lifecycle_configs=configs[StudioAppType.JUPYTER_SERVER],
+                default_lifecycle_config=configs[StudioAppType.JUPYTER_SERVER][0],
+            ),
+            kernel_gateway=StudioAppSettings(
+                lifecycle_configs=configs[StudioAppType.KERNEL_GATEWAY][:1],
+                default_lifecycle_config=configs[StudioAppType.KERNEL_GATEWAY][1],
+                default_instance_type="ml.t3.medium",
+            ),
+            jupyter_lab=StudioAppSettings(
+                lifecycle_configs=configs[StudioAppType.JUPYTER_LAB],
+                default_lifecycle_config=configs[StudioAppType.JUPYTER_LAB][1],
+                idle_shutdown=IdleShutdown(
+                    timeout=Duration.minutes(90), minimum=Duration.minutes(60), maximum=Duration.hours(8)
+                ),
+            ),
+            code_editor=StudioAppSettings(
+                default_lifecycle_config=configs[StudioAppType.CODE_EDITOR][0], idle_shutdown=IdleShutdown()
+            ),
+        )
+    )
+    domain = StudioDomain(stack, "Domain", vpc=network.vpc, vpc_subnets=network.subnets, default_user_settings=settings)
+    return stack, domain, configs
+
+
+def domain_props(stack: Stack) -> dict[str, Any]:
+    (domain,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Domain").values()
+    return domain["Properties"]
+
+
+def test_domain_is_vpc_only_with_kms_and_iam_auth() -> None:
+    stack, _, _ = domain_stack()
+    props = domain_props(stack)
+    assert props["AppNetworkAccessType"] == "VpcOnly"
+    assert props["AuthMode"] == "IAM"
+    assert props["KmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+    assert props["KmsKeyId"]["Fn::GetAtt"][0].startswith("DomainKey")
+    assert props["DefaultUserSettings"]["ExecutionRole"]["Fn::GetAtt"][0].startswith("DomainExecutionRole")
+    assert len(props["SubnetIds"]) == 2
+
+
+@pytest.mark.parametrize("app_type", list(StudioAppType))
+def test_default_lifecycle_config_is_always_in_the_allowed_list(app_type: StudioAppType) -> None:
+    stack, _, _ = domain_stack()
+    settings = domain_props(stack)["DefaultUserSettings"][APP_KEYS[app_type]]
+    default = settings["DefaultResourceSpec"]["LifecycleConfigArn"]
+    assert default in settings["LifecycleConfigArns"]
+
+
+def test_jupyter_server_runs_on_system_and_others_on_their_default_type() -> None:
+    stack, _, configs = domain_stack()
+    settings = domain_props(stack)["DefaultUserSettings"]
+    assert settings["JupyterServerAppSettings"]["DefaultResourceSpec"]["InstanceType"] == "system"
+    assert settings["KernelGatewayAppSettings"]["DefaultResourceSpec"]["InstanceType"] == "ml.t3.medium"
+    assert settings["KernelGatewayAppSettings"]["LifecycleConfigArns"] == [
+        {"Fn::GetAtt": [stack.get_logical_id(c.lifecycle_config), "StudioLifecycleConfigArn"]}
+        for c in configs[StudioAppType.KERNEL_GATEWAY]
+    ]
+
+
+def test_built_in_idle_shutdown_for_jupyterlab_and_code_editor() -> None:
+    stack, _, _ = domain_stack()
+    settings = domain_props(stack)["DefaultUserSettings"]
+    assert settings["JupyterLabAppSettings"]["AppLifecycleManagement"] == {
+        "IdleSettings": {
+            "LifecycleManagement": "ENABLED",
+            "IdleTimeoutInMinutes": 90,
+            "MinIdleTimeoutInMinutes": 60,
+            "MaxIdleTimeoutInMinutes": 480,
+        }
+    }
+    assert settings["CodeEditorAppSettings"]["AppLifecycleManagement"]["IdleSettings"]["IdleTimeoutInMinutes"] == 60
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": Duration.minutes(59)}, "timeout 59 minutes is out of range"),
+        ({"timeout": Duration.minutes(525601)}, "out of range"),
+        ({"timeout": Duration.seconds(3630)}, "out of range: give whole minutes"),
+        ({"timeout": Duration.minutes(60), "minimum": Duration.minutes(120)}, "minimum <= timeout <= maximum"),
+        ({"timeout": Duration.minutes(600), "maximum": Duration.minutes(120)}, "minimum <= timeout <= maximum"),
+    ],
+)
+def test_idle_settings_are_validated(kwargs: dict[str, Duration], message: str) -> None:
+    with pytest.raises(LifecycleConfigError, match=message):
+        IdleShutdown(**kwargs)
+
+
+def test_idle_shutdown_is_rejected_for_apps_without_it() -> None:
+    with pytest.raises(LifecycleConfigError, match="idle_shutdown is built into JupyterLab and CodeEditor only"):
+        domain_stack(lambda c: StudioUserSettings(kernel_gateway=StudioAppSettings(idle_shutdown=IdleShutdown())))
+
+
+def test_config_of_another_app_type_is_rejected() -> None:
+    with pytest.raises(LifecycleConfigError, match="is for JupyterServer, not JupyterLab"):
+        domain_stack(
+            lambda c: StudioUserSettings(
+                jupyter_lab=StudioAppSettings(lifecycle_configs=c[StudioAppType.JUPYTER_SERVER])
+            )
+        )
+
+
+def test_jupyter_server_instance_type_must_be_system() -> None:
+    with pytest.raises(LifecycleConfigError, match="JupyterServer apps run on instance type 'system' only"):
+        domain_stack(
+            lambda c: StudioUserSettings(jupyter_server=StudioAppSettings(default_instance_type="ml.t3.medium"))
+        )
+
+
+def test_user_profile_overrides_and_validates_its_name() -> None:
+    stack, domain, configs = domain_stack()
+    lab = configs[StudioAppType.JUPYTER_LAB]
+    StudioUserProfile(
+        stack,
+        "Alice",
+        domain_id=domain.domain_id,
+        user_profile_name="alice",
+        settings=StudioUserSettings(
+            jupyter_lab=StudioAppSettings(
+                lifecycle_configs=[lab[0]], default_lifecycle_config=lab[0], default_instance_type="ml.m5.large"
+            )
+        ),
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::UserProfile",
+        {
+            "UserProfileName": "alice",
+            "DomainId": {"Fn::GetAtt": [Match.string_like_regexp("^Domain"), "DomainId"]},
+            "UserSettings": {
+                "JupyterLabAppSettings": {
+                    "DefaultResourceSpec": {"InstanceType": "ml.m5.large", "LifecycleConfigArn": Match.any_value()},
+                    "LifecycleConfigArns": [Match.any_value()],
+                }
+            },
+        },
+    )
+    for bad in ("bad_name", "-x", "x" * 64):
+        with pytest.raises(LifecycleConfigError, match="user_profile_name"):
+            StudioUserProfile(stack, f"Bad{len(bad)}{bad[:2]}", domain_id=domain.domain_id, user_profile_name=bad)
+
+
+def test_user_profile_cannot_override_idle_shutdown() -> None:
+    stack, domain, _ = domain_stack()
+    with pytest.raises(LifecycleConfigError, match="idle_shutdown cannot be set per user"):
+        StudioUserProfile(
+            stack,
+            "Bob",
+            domain_id=domain.domain_id,
+            user_profile_name="bob",
+            settings=StudioUserSettings(code_editor=StudioAppSettings(idle_shutdown=IdleShutdown())),
+        )
+
+
+def test_grant_delete_own_apps_is_scoped_to_the_domain() -> None:
+    stack, domain, _ = domain_stack()
+    domain.grant_delete_own_apps(domain.execution_role)
+    template = Template.from_stack(stack)
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (apps,) = [s for s in statements if "sagemaker:DeleteApp" in s["Action"]]
+    assert apps["Action"] == ["sagemaker:DescribeApp", "sagemaker:DeleteApp"]
+    parts = apps["Resource"]["Fn::Join"][1]
+    assert parts[-3:] == [":app/", {"Fn::GetAtt": [stack.get_logical_id(domain.domain), "DomainId"]}, "/*"]
+
+
+def test_sso_auth_and_bad_auth_mode() -> None:
+    stack = Stack(App(), "S")
+    network = PrivateNotebookNetwork(stack, "Network")
+    StudioDomain(stack, "Domain", vpc=network.vpc, auth_mode=AuthMode.SSO, vpc_only=False)
+    assert domain_props(stack)["AuthMode"] == "SSO"
+    assert domain_props(stack)["AppNetworkAccessType"] == "PublicInternetOnly"
+    with pytest.raises(LifecycleConfigError, match="auth_mode 'IAM' is invalid"):
+        StudioDomain(stack, "Other", vpc=network.vpc, auth_mode="IAM")  # type: ignore[arg-type]
