@@ -14,8 +14,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+# The runner gives modules a clean environment that keeps LCC_ROOT: calls.log sits beside the root.
 _RECORD = (
-    'printf "%s" "$(basename "$0")" >>"$SANDBOX_CALLS"; printf "\\t%s" "$@" >>"$SANDBOX_CALLS"; echo >>"$SANDBOX_CALLS"'
+    'calls="${SANDBOX_CALLS:-$LCC_ROOT/../calls.log}"; '
+    'printf "%s" "$(basename "$0")" >>"$calls"; printf "\\t%s" "$@" >>"$calls"; echo >>"$calls"'
 )
 
 # name -> body run after the call was recorded

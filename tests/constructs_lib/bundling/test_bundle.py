@@ -152,9 +152,15 @@ def fit_exactly(encoding: Encoding) -> tuple[int, str]:
         except LifecycleConfigError:
             high = mid - 1
     # The description adds "# <text>\n": 3 bytes of framing plus its text; leave room for it.
-    while 12288 - len(padded(low, "", encoding).script) < 4:
+    # (Compressed size is not monotonic in the input, so walk down until a size fits with room.)
+    while True:
+        try:
+            room = 12288 - len(padded(low, "", encoding).script)
+        except LifecycleConfigError:
+            room = -1
+        if room >= 4:
+            break
         low -= 1
-    room = 12288 - len(padded(low, "", encoding).script)
     return low, "d" * (room - 3)
 
 
