@@ -1,0 +1,89 @@
+"""idle_autostop: settings, the carried program and validation."""
+
+from importlib import resources
+from typing import Any
+
+import pytest
+from aws_cdk import Duration
+
+from constructs_lib import LifecycleConfigError, RunAs
+from constructs_lib.catalogue import idle_autostop
+
+
+def test_defaults() -> None:
+    module = idle_autostop()
+    assert module.user is RunAs.ROOT
+    assert module.name == "idle-autostop"
+    assert dict(module.settings) == {
+        "DRY_RUN": "0",
+        "GRACE_MINUTES": "15",
+        "IDLE_MINUTES": "60",
+        "IGNORE_CONNECTIONS": "0",
+        "JUPYTER_URL": "https://localhost:8443",
+        "SCHEDULE": "*/5 * * * *",
+    }
+
+
+def test_carries_the_program_from_the_package() -> None:
+    program = resources.files("lifecycle_scripts.autostop").joinpath("autostop.py").read_bytes()
+    assert idle_autostop().files == {"autostop.py": program}
+
+
+def test_options() -> None:
+    module = idle_autostop(
+        idle=Duration.hours(2),
+        schedule="0,30  8-18 * * 1-5",
+        grace=Duration.minutes(0),
+        ignore_connections=True,
+        dry_run=True,
+        jupyter_url="http://127.0.0.1:8888/jupyter",
+    )
+    assert dict(module.settings) == {
+        "DRY_RUN": "1",
+        "GRACE_MINUTES": "0",
+        "IDLE_MINUTES": "120",
+        "IGNORE_CONNECTIONS": "1",
+        "JUPYTER_URL": "http://127.0.0.1:8888/jupyter",
+        "SCHEDULE": "0,30 8-18 * * 1-5",
+    }
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "allowed"),
+    [
+        ("idle", Duration.minutes(4), "whole minutes from 5 to 1440"),
+        ("idle", Duration.minutes(1441), "whole minutes from 5 to 1440"),
+        ("idle", Duration.seconds(390), "whole minutes from 5 to 1440"),
+        ("idle", 60, "whole minutes from 5 to 1440"),
+        ("grace", Duration.seconds(30), "whole minutes from 0 to 1440"),
+        ("grace", "15m", "whole minutes from 0 to 1440"),
+        ("schedule", "*/5 * * *", "give 5 cron fields"),
+        ("schedule", "*/5 * * * * *", "give 5 cron fields"),
+        ("schedule", "@hourly", "give 5 cron fields"),
+        ("schedule", "*/5 * * * MON", "give 5 cron fields"),
+        ("schedule", "*/5 * * * *; rm -rf /", "give 5 cron fields"),
+        ("schedule", "*/5 * * * * \n* * * * * id", "give 5 cron fields"),
+        ("schedule", "60 * * * *", "the minute field '60'"),
+        ("schedule", "*/0 * * * *", "the minute field '*/0'"),
+        ("schedule", "* 24 * * *", "the hour field '24'"),
+        ("schedule", "* * 0 * *", "the day of month field '0'"),
+        ("schedule", "* * * 13 *", "the month field '13'"),
+        ("schedule", "* * * * 8", "the day of week field '8'"),
+        ("schedule", "* 9-5 * * *", "the hour field '9-5'"),
+        ("schedule", "*/5,, * * * *", "the minute field"),
+        ("schedule", "-5 * * * *", "the minute field"),
+        ("schedule", None, "give 5 cron fields"),
+        ("ignore_connections", "yes", "give True or False"),
+        ("dry_run", 1, "give True or False"),
+        ("jupyter_url", "localhost:8443", "give an http:// or https:// URL"),
+        ("jupyter_url", "ftp://localhost", "give an http:// or https:// URL"),
+        ("jupyter_url", "https://localhost:8443/%2F", "give an http:// or https:// URL"),
+        ("jupyter_url", "https://localhost/$(id)", "give an http:// or https:// URL"),
+        ("jupyter_url", "https://local host", "give an http:// or https:// URL"),
+        ("jupyter_url", "https://localhost/?a=b&c", "give an http:// or https:// URL"),
+    ],
+)
+def test_rejects(argument: str, value: Any, allowed: str) -> None:
+    with pytest.raises(LifecycleConfigError, match=rf"^idle_autostop: {argument}=.* is invalid") as error:
+        idle_autostop(**{argument: value})
+    assert allowed in str(error.value)

@@ -1,0 +1,732 @@
+"""The idle auto-stop program: its pure decision, and the program run against real servers.
+
+The integration tests run ``autostop.py`` as cron would (a subprocess) against a real Jupyter Server
+(kernels driven over their websocket, terminals over theirs) and a notebook instance in a moto server,
+then read the instance status back with boto3. ``--now`` moves the program's clock forward instead of
+waiting real minutes; the timezone test uses the real clock.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lifecycle_scripts.autostop import autostop as a
+
+from .conftest import (
+    AUTOSTOP,
+    REPO,
+    Credentials,
+    JupyterServer,
+    MotoIam,
+    Notebook,
+    aws_env,
+    create_notebook,
+    find_python37,
+    free_port,
+    instance_name_for,
+    iso,
+    parse_iso,
+    run_program,
+    utcnow,
+)
+
+UTC = dt.UTC
+T0 = dt.datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+POLICY = a.Policy(idle=dt.timedelta(minutes=60), grace=dt.timedelta(minutes=15))
+
+
+def later(minutes: float) -> str:
+    """``--now`` value: the real clock plus some minutes."""
+    return iso(utcnow() + dt.timedelta(minutes=minutes))
+
+
+def kernel(
+    state: str = "idle", minutes_ago: float = 120, connections: int = 0, kid: str = "3f2a91c0-aaaa", **kw: Any
+) -> a.Kernel:
+    return a.Kernel(kid, "python3", state, T0 - dt.timedelta(minutes=minutes_ago), connections, **kw)
+
+
+def terminal(minutes_ago: float, name: str = "1") -> a.Terminal:
+    return a.Terminal(name, T0 - dt.timedelta(minutes=minutes_ago))
+
+
+def jstate(
+    kernels: tuple[a.Kernel, ...] = (),
+    terminals: tuple[a.Terminal, ...] = (),
+    started_ago: float = 600,
+    activity_ago: float | None = None,
+) -> a.JupyterState:
+    return a.JupyterState(
+        started=T0 - dt.timedelta(minutes=started_ago),
+        last_activity=None if activity_ago is None else T0 - dt.timedelta(minutes=activity_ago),
+        kernels=kernels,
+        terminals=terminals,
+        sessions=0,
+    )
+
+
+def decide(state: a.JupyterState, instance_ago: float | None = 600, **policy: Any) -> a.Decision:
+    started = None if instance_ago is None else T0 - dt.timedelta(minutes=instance_ago)
+    return a.decide(state, started, T0, a.Policy(**{**POLICY.__dict__, **policy}))
+
+
+# ==================================================================================================
+# Unit: timestamps
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01T10:00:00.123456Z", dt.datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-01-01T10:00:00.123456789Z", dt.datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-01-01T10:00:00.1Z", dt.datetime(2024, 1, 1, 10, 0, 0, 100000, tzinfo=UTC)),
+        ("2024-01-01T10:00:00Z", T0),
+        ("2024-01-01T10:00Z", T0),
+        ("2024-01-01T10:00:00+00:00", T0),
+        ("2024-01-01T15:30:00+05:30", T0),
+        ("2024-01-01T02:00:00-08:00", T0),
+        ("2024-01-01T15:30:00+0530", T0),
+        ("2024-01-01 10:00:00", T0),  # no offset: UTC, never local time
+        (T0.replace(tzinfo=None), T0),
+        (T0.astimezone(dt.timezone(dt.timedelta(hours=-8))), T0),
+        (T0.timestamp(), T0),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_parse_timestamp(text: Any, expected: dt.datetime | None) -> None:
+    parsed = a.parse_timestamp(text)
+    assert parsed == expected
+    if parsed is not None:
+        assert parsed.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2024-13-01T10:00:00Z", "2024-01-01T10:00:00+5"])
+def test_parse_timestamp_rejects_garbage(text: str) -> None:
+    with pytest.raises(ValueError):
+        a.parse_timestamp(text)
+
+
+# ==================================================================================================
+# Unit: the decision
+
+
+def test_busy_kernel_is_not_idle() -> None:
+    decision = decide(jstate((kernel("busy", minutes_ago=500),)))
+    assert not decision.stop
+    assert decision.reason == "not idle: kernel 3f2a91c0 busy"
+
+
+def test_busy_kernel_is_not_idle_even_when_connections_are_ignored() -> None:
+    assert not decide(jstate((kernel("busy", connections=1),)), ignore_connections=True).stop
+
+
+def test_idle_kernel_past_idle_time_is_idle() -> None:
+    decision = decide(jstate((kernel(minutes_ago=73, path="work/analysis.ipynb"),)))
+    assert decision.stop
+    assert decision.idle_for == dt.timedelta(minutes=73)
+    assert decision.reason.startswith("idle for 73.0 min >= 60 (last activity: kernel 3f2a91c0 (work/analysis.ipynb)")
+
+
+def test_idle_kernel_within_idle_time_is_not_idle() -> None:
+    decision = decide(jstate((kernel(minutes_ago=59),)))
+    assert not decision.stop
+    assert decision.reason.startswith("not idle: idle for 59.0 min < 60")
+
+
+def test_exactly_idle_time_is_idle() -> None:
+    assert decide(jstate((kernel(minutes_ago=60),))).stop
+
+
+def test_latest_activity_over_kernels_and_terminals_counts() -> None:
+    state = jstate((kernel(minutes_ago=300), kernel(minutes_ago=10, kid="b")), (terminal(200),))
+    decision = decide(state)
+    assert not decision.stop
+    assert decision.last_activity == T0 - dt.timedelta(minutes=10)
+
+
+def test_open_connection_keeps_up_unless_ignored() -> None:
+    state = jstate((kernel(minutes_ago=300, connections=2),))
+    decision = decide(state)
+    assert not decision.stop
+    assert "kernel 3f2a91c0 has 2 open connection(s)" in decision.reason
+    assert decide(state, ignore_connections=True).stop
+
+
+def test_kernel_stuck_in_starting_is_ignored_even_with_connections() -> None:
+    decision = decide(jstate((kernel("starting", minutes_ago=300, connections=1),)))
+    assert decision.stop
+    assert decision.notes == ("kernel 3f2a91c0 stuck in 'starting' since 2024-01-01T05:00:00Z: ignored",)
+
+
+def test_kernel_starting_recently_counts_as_activity() -> None:
+    decision = decide(jstate((kernel("starting", minutes_ago=2),)))
+    assert not decision.stop
+    assert decision.notes == ()
+
+
+def test_stuck_kernel_does_not_hide_a_busy_one() -> None:
+    decision = decide(jstate((kernel("starting", minutes_ago=300), kernel("busy", kid="b0b"))))
+    assert not decision.stop
+    assert "kernel b0b busy" in decision.reason
+
+
+def test_active_terminal_keeps_up_and_idle_terminal_does_not() -> None:
+    decision = decide(jstate((kernel(minutes_ago=300),), (terminal(5, "7"),)))
+    assert not decision.stop
+    assert "last activity: terminal 7" in decision.reason
+    assert decide(jstate((kernel(minutes_ago=300),), (terminal(61),))).stop
+
+
+@pytest.mark.parametrize(
+    ("started_ago", "activity_ago", "instance_ago", "stop", "source"),
+    [
+        (600, 600, 30, False, "instance start"),  # instance started 30 min ago
+        (30, 600, 600, False, "jupyter server start"),  # jupyter restarted 30 min ago
+        (600, 30, 600, False, "jupyter server activity"),  # a kernel was deleted 30 min ago
+        (600, 90, 70, True, "instance start"),  # nothing for 70 min: the field bug was never stopping
+        (600, 90, None, True, "jupyter server activity"),
+    ],
+)
+def test_no_sessions_counts_from_the_latest_start_or_activity(
+    started_ago: float, activity_ago: float, instance_ago: float | None, stop: bool, source: str
+) -> None:
+    decision = decide(jstate(started_ago=started_ago, activity_ago=activity_ago), instance_ago=instance_ago)
+    assert decision.stop is stop
+    assert f"last activity: {source}" in decision.reason
+
+
+def test_server_wide_activity_is_not_counted_when_kernels_exist() -> None:
+    # /api/status last_activity moves with any API call (a browser tab polling); kernels say more.
+    assert decide(jstate((kernel(minutes_ago=300),), activity_ago=1)).stop
+
+
+def test_grace_period_after_start() -> None:
+    state = jstate((kernel(minutes_ago=300),), started_ago=10)
+    decision = decide(state, grace=dt.timedelta(minutes=15), idle=dt.timedelta(minutes=5))
+    assert not decision.stop
+    assert "within the 15 min grace period after start at 2024-01-01T09:50:00Z" in decision.reason
+    assert decide(state, grace=dt.timedelta(0), idle=dt.timedelta(minutes=5)).stop
+    # The later of the two starts counts.
+    assert not decide(
+        jstate(started_ago=300), instance_ago=10, grace=dt.timedelta(minutes=15), idle=dt.timedelta(minutes=5)
+    ).stop
+
+
+def test_activity_in_the_future_is_not_idle() -> None:
+    assert not decide(jstate((kernel(minutes_ago=-5),))).stop
+
+
+def test_nothing_known_is_not_idle() -> None:
+    decision = a.decide(a.JupyterState(), None, T0, POLICY)
+    assert not decision.stop
+
+
+def test_decision_does_not_depend_on_the_timezone_of_its_inputs() -> None:
+    india, la = dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))
+    base = jstate((kernel(minutes_ago=61),), (terminal(90),))
+    shifted = a.JupyterState(
+        started=base.started.astimezone(india),  # type: ignore[union-attr]
+        kernels=tuple(
+            a.Kernel(k.id, k.name, k.execution_state, k.last_activity.astimezone(la), k.connections)  # type: ignore[union-attr]
+            for k in base.kernels
+        ),
+        terminals=tuple(a.Terminal(t.name, t.last_activity.astimezone(india)) for t in base.terminals),  # type: ignore[union-attr]
+    )
+    instance = T0 - dt.timedelta(minutes=600)
+    expected = a.decide(base, instance, T0, POLICY)
+    assert a.decide(shifted, instance.astimezone(india), T0.astimezone(la), POLICY) == expected
+    assert expected.stop
+
+
+# ==================================================================================================
+# Unit: Jupyter answers, AWS errors, backoff, metadata, command line
+
+
+def test_parse_jupyter_state_labels_kernels_with_notebook_paths() -> None:
+    session_kernel = {"id": "k2", "name": "python3", "last_activity": "2024-01-01T09:00:00Z", "execution_state": "idle"}
+    state = a.parse_jupyter_state(
+        {"started": "2024-01-01T08:00:00.5Z", "last_activity": "2024-01-01T09:30:00Z"},
+        [
+            {"id": "s1", "path": "a.ipynb", "kernel": {"id": "k1"}},
+            {"id": "s2", "path": "b.ipynb", "kernel": session_kernel},
+        ],
+        [
+            {
+                "id": "k1",
+                "name": "python3",
+                "last_activity": "2024-01-01T09:10:00Z",
+                "execution_state": "busy",
+                "connections": 1,
+            }
+        ],
+        [{"name": "1", "last_activity": "2024-01-01T09:20:00Z"}],
+    )
+    assert state.started == dt.datetime(2024, 1, 1, 8, 0, 0, 500000, tzinfo=UTC)
+    assert [(k.id, k.path, k.execution_state, k.connections) for k in state.kernels] == [
+        ("k1", "a.ipynb", "busy", 1),
+        ("k2", "b.ipynb", "idle", 0),  # only known from its session
+    ]
+    assert state.terminals == (a.Terminal("1", dt.datetime(2024, 1, 1, 9, 20, tzinfo=UTC)),)
+    assert state.sessions == 2
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ([], [], [], []),
+        ({}, {}, [], []),
+        ({}, [], [{"name": "no id"}], []),
+        ({}, [], [{"id": "k", "last_activity": "last tuesday"}], []),
+    ],
+)
+def test_parse_jupyter_state_rejects_unexpected_answers(answers: tuple[Any, ...]) -> None:
+    with pytest.raises(a.JupyterError):
+        a.parse_jupyter_state(*answers)
+
+
+class FakeClientError(Exception):
+    def __init__(self, code: str, status: int = 400, message: str = "") -> None:
+        super().__init__(code)
+        self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+
+def test_error_classification() -> None:
+    assert a.is_access_denied(FakeClientError("AccessDeniedException", 400))
+    assert a.is_access_denied(FakeClientError("AccessDenied", 403))
+    moto_style = FakeClientError(
+        "403",
+        403,
+        "<ErrorResponse><Error><Code>AccessDenied</Code><Message>User: u is not authorized to perform: x</Message>",
+    )
+    assert a.is_access_denied(moto_style)
+    assert a.aws_error_message(moto_style) == "User: u is not authorized to perform: x"
+    assert not a.is_access_denied(FakeClientError("InvalidClientTokenId", 403, "The security token is invalid"))
+    assert a.is_throttling(FakeClientError("ThrottlingException"))
+    assert a.is_throttling(FakeClientError("Whatever", 429))
+    assert not a.is_throttling(FakeClientError("ValidationException"))
+    assert not a.is_throttling(ValueError("x"))
+
+
+def test_backoff_retries_throttling_with_growing_bounded_delays() -> None:
+    sleeps: list[float] = []
+    logs: list[str] = []
+    calls = iter([FakeClientError("ThrottlingException")] * 4 + ["done"])
+
+    def call() -> str:
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    result = a.call_with_backoff(
+        call, "op", logs.append, base_delay=1, max_delay=5, sleep=sleeps.append, rand=lambda: 1.0
+    )
+    assert result == "done"
+    assert sleeps == [1, 2, 4, 5]
+    assert len(logs) == 4 and "op throttled (ThrottlingException), attempt 1/5" in logs[0]
+
+
+def test_backoff_gives_up_after_max_attempts_and_does_not_retry_other_errors() -> None:
+    sleeps: list[float] = []
+    attempts = []
+
+    def throttled() -> None:
+        attempts.append(1)
+        raise FakeClientError("Throttling")
+
+    with pytest.raises(FakeClientError):
+        a.call_with_backoff(throttled, "op", lambda _: None, max_attempts=5, sleep=sleeps.append, rand=lambda: 0.0)
+    assert len(attempts) == 5 and sleeps == [0.5, 1, 2, 4]
+
+    def denied() -> None:
+        attempts.append(1)
+        raise FakeClientError("AccessDeniedException")
+
+    attempts.clear()
+    with pytest.raises(FakeClientError):
+        a.call_with_backoff(denied, "op", lambda _: None, sleep=sleeps.append)
+    assert len(attempts) == 1
+
+
+def test_metadata_and_region(tmp_path: Path) -> None:
+    arn = "arn:aws:sagemaker:ap-south-1:123456789012:notebook-instance/my-nb"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"ResourceArn": arn, "ResourceName": "My-NB"}))
+    assert a.read_metadata(str(path)) == ("My-NB", arn)
+    path.write_text(json.dumps({"ResourceArn": arn}))
+    assert a.read_metadata(str(path)) == ("my-nb", arn)
+    assert a.region_from_arn(arn) == "ap-south-1"
+    assert a.region_from_arn("not-an-arn") is None
+    assert a.region_from_arn(None) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--idle-minutes", "0"],
+        ["--idle-minutes", "-5"],
+        ["--idle-minutes", "nan"],
+        ["--grace-minutes", "-1"],
+        ["--jupyter-url", "ftp://localhost:8443"],
+        ["--jupyter-url", "localhost:8443"],
+        ["--token", "a", "--token-file", "b"],
+        ["--now", "tomorrow"],
+    ],
+)
+def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        a.build_parser().parse_args(argv)
+    assert exited.value.code == 2
+
+
+def test_defaults_and_hidden_test_hooks(capsys: pytest.CaptureFixture[str]) -> None:
+    args = a.build_parser().parse_args([])
+    assert (args.idle_minutes, args.grace_minutes, args.jupyter_url) == (60, 15, "https://localhost:8443")
+    assert args.metadata_file == "/opt/ml/metadata/resource-metadata.json"
+    assert not args.ignore_connections and not args.dry_run and args.now is None
+    with pytest.raises(SystemExit):
+        a.build_parser().parse_args(["--help"])
+    help_text = capsys.readouterr().out
+    assert "--idle-minutes" in help_text and "--ignore-connections" in help_text
+    assert "--now" not in help_text and "--retry-base-seconds" not in help_text
+
+
+# ==================================================================================================
+# Unit: the file itself (it runs on instances with whatever Python has boto3)
+
+
+def test_program_is_python37_syntax_and_imports_only_stdlib_and_boto3() -> None:
+    source = AUTOSTOP.read_text()
+    tree = ast.parse(source, feature_version=(3, 7))
+    assert "from __future__ import annotations" in source
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"boto3", "botocore"}
+    assert not any(isinstance(node, ast.NamedExpr | ast.Match) for node in ast.walk(tree))
+
+
+def test_program_passes_ruff_and_py_compile() -> None:
+    subprocess.run([sys.executable, "-m", "py_compile", str(AUTOSTOP)], check=True)
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", str(AUTOSTOP)], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+
+
+def test_runs_on_python37() -> None:
+    python37 = find_python37()
+    if python37 is None:
+        pytest.skip("no Python 3.7 interpreter on this machine")
+    subprocess.run([python37, "-m", "py_compile", str(AUTOSTOP)], check=True)
+    smoke = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import autostop as a, datetime as d\n"
+        "s = a.parse_jupyter_state({'started': '2024-01-01T08:00:00Z'}, [], "
+        "[{'id': 'k1', 'last_activity': '2024-01-01T08:30:00.123456Z', 'execution_state': 'idle'}], [])\n"
+        "r = a.decide(s, None, a.parse_timestamp('2024-01-01T09:31:00Z'), a.Policy())\n"
+        "print(r.stop, r.reason)\n"
+    )
+    out = subprocess.run(
+        [python37, "-I", "-c", smoke, str(AUTOSTOP.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"TZ": "Asia/Kolkata"},
+    ).stdout
+    assert out.startswith("True idle for 61.0 min >= 60 (last activity: kernel k1")
+
+
+# ==================================================================================================
+# Integration: the program against a real Jupyter Server and a notebook instance in moto
+
+
+def test_busy_kernel_keeps_instance_up(jupyter: JupyterServer, notebook: Notebook, autostop: Any) -> None:
+    kernel_id = jupyter.start_kernel()
+    channel = jupyter.connect(kernel_id)
+    channel.execute("import time; time.sleep(30)", wait=False)
+    jupyter.wait_kernel(kernel_id, execution_state="busy")
+    run = autostop("--now", later(120), "--ignore-connections")  # only "busy" can keep it up
+    assert run.returncode == 0, run
+    assert run.has(f"not idle: kernel {kernel_id[:8]} busy"), run
+    assert notebook.status() == "InService"
+
+
+def test_idle_kernel_past_idle_time_stops_instance(jupyter: JupyterServer, notebook: Notebook, autostop: Any) -> None:
+    kernel_id = jupyter.idle_kernel(path="analysis.ipynb")
+    run = autostop("--now", later(61), "--idle-minutes", "60")
+    assert run.returncode == 0, run
+    reason = run.one(
+        r"^idle for (\d+\.\d) min >= 60 \(last activity: kernel (\S+) \(analysis.ipynb\) at .*\): "
+        r"stopping notebook instance (\S+)$"
+    )
+    assert 60 <= float(reason.group(1)) < 62 and reason.group(2) == kernel_id[:8] and reason.group(3) == notebook.name
+    assert run.has(f"stop requested for notebook instance {notebook.name}")
+    assert run.has("1 kernel(s), 0 terminal(s), 1 session(s)")
+    assert notebook.status() == "Stopped"
+
+
+def test_idle_kernel_within_idle_time_keeps_instance_up(
+    jupyter: JupyterServer, notebook: Notebook, autostop: Any
+) -> None:
+    jupyter.idle_kernel()
+    run = autostop("--now", later(50), "--idle-minutes", "60")
+    assert run.returncode == 0, run
+    assert run.one(r"^not idle: idle for \d+\.\d min < 60 \(last activity: kernel")
+    assert notebook.status() == "InService"
+
+
+def test_open_connection_keeps_instance_up_unless_ignored(
+    jupyter: JupyterServer, notebook: Notebook, autostop: Any
+) -> None:
+    kernel_id = jupyter.start_kernel()
+    jupyter.connect(kernel_id).execute("y = 2")  # stays open, like a notebook tab
+    assert jupyter.kernel(kernel_id)["connections"] == 1
+    held = autostop("--now", later(120))
+    assert held.has(f"not idle: kernel {kernel_id[:8]} has 1 open connection(s)"), held
+    assert notebook.status() == "InService"
+    ignored = autostop("--now", later(120), "--ignore-connections")
+    assert ignored.returncode == 0, ignored
+    assert ignored.has("stopping notebook instance"), ignored
+    assert notebook.status() == "Stopped"
+
+
+def test_active_terminal_keeps_instance_up(jupyter: JupyterServer, notebook: Notebook, autostop: Any) -> None:
+    terminal = jupyter.start_terminal()
+    time.sleep(1.5)  # instance and server start are now well before the typing below
+    terminal.type("echo autostop-test\r")
+    time.sleep(0.5)
+    typed = max(parse_iso(t["last_activity"]) for t in jupyter.terminals())
+    assert typed - notebook.started() > dt.timedelta(seconds=1.2)
+    # 1.2 s idle time: only the terminal's activity is recent enough to keep the instance up.
+    common = ("--idle-minutes", "0.02", "--grace-minutes", "0")
+    held = autostop(*common, "--now", iso(typed + dt.timedelta(seconds=0.6)))
+    assert held.returncode == 0, held
+    assert held.one(r"^not idle: idle for 0\.0 min < 0\.02 \(last activity: terminal \d+ at"), held
+    assert notebook.status() == "InService"
+    released = autostop(*common, "--now", iso(typed + dt.timedelta(seconds=1.5)))
+    assert released.has("stopping notebook instance"), released
+    assert notebook.status() == "Stopped"
+
+
+def test_kernel_stuck_in_starting_does_not_keep_instance_up(
+    jupyter: JupyterServer, notebook: Notebook, autostop: Any
+) -> None:
+    kernel_id = jupyter.start_kernel()  # nobody opens its channels: it stays in 'starting'
+    assert jupyter.kernel(kernel_id)["execution_state"] == "starting"
+    fresh = autostop("--now", later(30))
+    assert fresh.one(rf"^not idle: .*last activity: kernel {kernel_id[:8]} at"), fresh
+    assert notebook.status() == "InService"
+    stuck = autostop("--now", later(61))
+    assert stuck.returncode == 0, stuck
+    assert stuck.has(f"kernel {kernel_id[:8]} stuck in 'starting' since "), stuck
+    assert stuck.has("stopping notebook instance"), stuck
+    assert jupyter.kernel(kernel_id)["execution_state"] == "starting"
+    assert notebook.status() == "Stopped"
+
+
+def test_no_sessions_at_all_counts_from_instance_start(
+    jupyter: JupyterServer, notebook: Notebook, autostop: Any
+) -> None:
+    assert not jupyter.kernels() and not jupyter.terminals() and not jupyter.request("GET", "/api/sessions")
+    started = notebook.started()
+    assert parse_iso(jupyter.status()["last_activity"]) <= started  # the instance started last
+    early = autostop("--now", iso(started + dt.timedelta(minutes=59)))
+    assert early.one(r"^not idle: idle for 59\.0 min < 60 \(last activity: instance start at"), early
+    assert notebook.status() == "InService"
+    late = autostop("--now", iso(started + dt.timedelta(minutes=61)))
+    assert late.has("0 kernel(s), 0 terminal(s), 0 session(s)"), late
+    assert late.one(r"^idle for 61\.0 min >= 60 \(last activity: instance start at .*\): stopping"), late
+    assert notebook.status() == "Stopped"
+
+
+def test_same_decision_in_any_timezone(jupyter: JupyterServer, notebook: Notebook, autostop: Any) -> None:
+    """Real clock, no --now: a naive local time compared with UTC would be hours off."""
+    zones = ("Asia/Kolkata", "America/Los_Angeles", "UTC")
+    offsets = [
+        subprocess.run(
+            [sys.executable, "-c", "import time; print(time.strftime('%z'))"],
+            env={"TZ": zone},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for zone in zones
+    ]
+    assert offsets[0] == "+0530" and offsets[1] in ("-0800", "-0700") and offsets[2] == "+0000", offsets
+    jupyter.idle_kernel()
+    for zone in zones:
+        run = autostop("--dry-run", "--idle-minutes", "60", "--grace-minutes", "0", env={"TZ": zone})
+        idle = run.one(r"^not idle: idle for (\d+\.\d) min < 60 \(last activity: kernel")
+        assert float(idle.group(1)) < 2, (zone, run)
+        stamp = dt.datetime.strptime(run.stdout[:20], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert abs(stamp - utcnow()) < dt.timedelta(minutes=1), (zone, run.stdout)  # log times are UTC
+    time.sleep(1.5)
+    for zone in zones:
+        run = autostop("--dry-run", "--idle-minutes", "0.02", "--grace-minutes", "0", env={"TZ": zone})
+        assert run.one(
+            r"^dry-run: would stop notebook instance \S+: idle for \d+\.\d min >= 0\.02 \(last activity: kernel"
+        )
+    assert notebook.status() == "InService"
+
+
+@pytest.mark.parametrize("problem", ["closed port", "wrong token", "plain http to the TLS port"])
+def test_jupyter_unusable_does_not_stop(
+    jupyter: JupyterServer, notebook: Notebook, autostop: Any, problem: str
+) -> None:
+    jupyter.idle_kernel()  # idle for hours by --now: a check that ignored the error would stop
+    extra = {
+        "closed port": ["--jupyter-url", f"http://127.0.0.1:{free_port()}"],
+        "wrong token": ["--token", "not-the-token"],
+        "plain http to the TLS port": ["--jupyter-url", jupyter.url.replace("https://", "http://")],
+    }[problem]
+    run = autostop("--now", later(600), *extra)
+    assert run.returncode == 0, run
+    assert run.one(r"^not stopping: jupyter not usable: "), run
+    if problem == "wrong token":
+        assert run.has("HTTP 403 (token missing or wrong?)"), run
+    assert notebook.status() == "InService"
+
+
+def test_token_file(jupyter: JupyterServer, notebook: Notebook, autostop: Any, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(jupyter.token + "\n")
+    run = autostop("--now", later(120), "--token-file", str(token_file), "--dry-run")
+    assert run.has(f"dry-run: would stop notebook instance {notebook.name}"), run
+
+
+def test_dry_run_never_stops(jupyter: JupyterServer, notebook: Notebook, autostop: Any) -> None:
+    jupyter.idle_kernel()
+    run = autostop("--now", later(24 * 60), "--dry-run")
+    assert run.returncode == 0, run
+    assert run.one(rf"^dry-run: would stop notebook instance {notebook.name}: idle for \d+\.\d min >= 60"), run
+    assert not run.has("stop requested")
+    assert notebook.status() == "InService"
+
+
+def test_grace_period(jupyter: JupyterServer, notebook: Notebook, autostop: Any) -> None:
+    started = notebook.started()
+    now = iso(started + dt.timedelta(minutes=61))
+    held = autostop("--now", now, "--grace-minutes", "120")
+    assert held.one(r"^not stopping: idle for 61\.0 min >= 60 but within the 120 min grace period after start at"), held
+    assert notebook.status() == "InService"
+    released = autostop("--now", now, "--grace-minutes", "15")
+    assert released.has("stopping notebook instance"), released
+    assert notebook.status() == "Stopped"
+
+
+def test_instance_not_in_service_is_left_alone(notebook: Notebook, autostop: Any) -> None:
+    notebook.client.stop_notebook_instance(NotebookInstanceName=notebook.name)
+    run = autostop("--now", later(120))
+    assert run.returncode == 0, run
+    assert run.has(f"not stopping: notebook instance {notebook.name} is Stopped, not InService"), run
+
+
+def test_check_does_not_count_as_jupyter_activity(jupyter: JupyterServer, autostop: Any) -> None:
+    before = jupyter.status()["last_activity"]
+    run = autostop("--now", later(120), "--dry-run")
+    assert run.has("dry-run: would stop"), run
+    assert jupyter.status()["last_activity"] == before
+    jupyter.request("GET", "/api/kernels", track=True)  # the same request without no_track_activity
+    assert jupyter.status()["last_activity"] != before
+
+
+def test_throttled_calls_are_retried(notebook: Notebook, autostop: Any, fault_proxy: Any) -> None:
+    proxy = fault_proxy({"DescribeNotebookInstance": 1, "StopNotebookInstance": 2})
+    run = autostop("--now", later(120), "--retry-base-seconds", "0.01", endpoint=proxy.url)
+    assert run.returncode == 0, run
+    throttled = [m for m in run.messages if "throttled (ThrottlingException)" in m]
+    assert len(throttled) == 3, run
+    assert proxy.calls == ["DescribeNotebookInstance"] * 2 + ["StopNotebookInstance"] * 3
+    assert notebook.status() == "Stopped"
+
+
+def test_throttling_retries_are_bounded(notebook: Notebook, autostop: Any, fault_proxy: Any) -> None:
+    proxy = fault_proxy({"StopNotebookInstance": 100})
+    started = time.monotonic()
+    run = autostop("--now", later(120), "--retry-base-seconds", "0.01", endpoint=proxy.url)
+    assert time.monotonic() - started < 30
+    assert run.returncode == 3, run
+    assert run.has("sagemaker:StopNotebookInstance still throttled after 5 attempts"), run
+    assert proxy.calls.count("StopNotebookInstance") == 5
+    assert notebook.status() == "InService"
+
+
+@pytest.mark.parametrize(
+    ("who", "permission"),
+    [("describe_only", "sagemaker:StopNotebookInstance"), ("nothing", "sagemaker:DescribeNotebookInstance")],
+)
+def test_access_denied_names_the_missing_permission(
+    jupyter: JupyterServer,
+    moto_iam_server: MotoIam,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    who: str,
+    permission: str,
+) -> None:
+    """A moto server enforcing IAM: the user's policy lacks ``permission``."""
+    admin = moto_iam_server.admin
+    client = moto_iam_server.server.client("sagemaker", admin.access_key, admin.secret_key)
+    notebook = create_notebook(client, "AutoStop-" + instance_name_for(request), tmp_path)  # mixed case
+    credentials: Credentials = getattr(moto_iam_server, who)
+    argv = ["--now", later(120), "--jupyter-url", jupyter.url, "--token", jupyter.token]
+    argv += ["--metadata-file", str(notebook.metadata_file)]
+    run = run_program(argv, aws_env(moto_iam_server.server.url, credentials.access_key, credentials.secret_key))
+    assert run.returncode == 3, run
+    denied = run.one(
+        r"^access denied: the instance's role lacks permission (\S+) on (\S+)"
+        r" \(IAM may evaluate the lower-case ARN (\S+): grant both\)"
+    )
+    assert denied.groups() == (permission, notebook.arn, notebook.arn.lower()), run
+    assert run.has(f"not authorized to perform: {permission}"), run
+    assert notebook.status() == "InService"
+
+
+def test_boto3_missing_is_reported(notebook: Notebook, autostop: Any) -> None:
+    # -I -S: no site-packages at all, so boto3 cannot be imported (checked first, so the test can fail).
+    probe = subprocess.run([sys.executable, "-I", "-S", "-c", "import boto3"], capture_output=True, check=False)
+    assert probe.returncode != 0
+    run = autostop("--now", later(120), python=[sys.executable, "-I", "-S"])
+    assert run.returncode == 1, run
+    assert run.one(rf"^boto3 not importable by {sys.executable}: "), run
+    assert notebook.status() == "InService"
+
+
+def test_unreadable_metadata_is_reported(autostop: Any, tmp_path: Path) -> None:
+    run = autostop("--now", later(120), metadata_file=tmp_path / "missing.json")
+    assert run.returncode == 1, run
+    assert run.has(f"cannot read instance metadata {tmp_path / 'missing.json'}"), run
+
+
+def test_jupyter_client_works_on_python37(jupyter: JupyterServer) -> None:
+    """The urllib/ssl part on the oldest supported Python, against the real server (self-signed TLS)."""
+    python37 = find_python37()
+    if python37 is None:
+        pytest.skip("no Python 3.7 interpreter on this machine")
+    kernel_id = jupyter.idle_kernel(path="old.ipynb")
+    snippet = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import autostop as a\n"
+        "s = a.JupyterClient(sys.argv[2], sys.argv[3]).state()\n"
+        "r = a.decide(s, None, a.parse_timestamp(sys.argv[4]), a.Policy())\n"
+        "print(len(s.kernels), s.kernels[0].id, s.kernels[0].path, s.kernels[0].execution_state, r.stop)\n"
+    )
+    out = subprocess.run(
+        [python37, "-I", "-c", snippet, str(AUTOSTOP.parent), jupyter.url, jupyter.token, later(120)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"TZ": "America/Los_Angeles"},
+    ).stdout.split()
+    assert out == ["1", kernel_id, "old.ipynb", "idle", "True"]
