@@ -13,6 +13,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -119,11 +120,20 @@ class NotebookInstance(Construct):
             security_group_ids=[sg.security_group_id for sg in self.security_groups] or None,
             lifecycle_config_name=lifecycle_config.lifecycle_config_name if lifecycle_config else None,
         )
-        self.notebook_instance.node.add_dependency(self.role)
         self.grant_lifecycle_logging(self.role)
-        self.kms_key.grant_encrypt_decrypt(self.role)
         if lifecycle_config is not None and AUTO_STOP_MODULE in lifecycle_config.module_names:
             self.grant_auto_stop(self.role)
+        # The on-start hook logs (and auto-stop calls) from the first boot: create the grants first.
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            self.notebook_instance.node.add_dependency(policy)
+            acknowledge_wildcard(
+                policy,
+                "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                f"{LOG_GROUP}:log-stream:{self.notebook_instance_name}/*",
+                "SageMaker names the lifecycle log streams <instance>/<hook> at run time; the grant covers only "
+                "this instance's streams.",
+            )
 
     # -- grants -----------------------------------------------------------------------------------
     def _arns(self) -> list[str]:

@@ -45,7 +45,7 @@ class PrivateNotebookNetwork(Construct):
             allow_all_outbound=False,
         )
         self.endpoint_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS from inside the VPC"
+            ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from inside the VPC"
         )
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.subnets])
         for name, service in (
@@ -53,5 +53,9 @@ class PrivateNotebookNetwork(Construct):
             ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
         ):
             self.vpc.add_interface_endpoint(
-                name, service=service, subnets=self.subnets, security_groups=[self.endpoint_security_group]
+                name,
+                service=service,
+                subnets=self.subnets,
+                security_groups=[self.endpoint_security_group],
+                open=False,
             )

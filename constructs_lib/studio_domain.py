@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.studio_settings import StudioUserSettings
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -109,7 +110,6 @@ class StudioDomain(Construct):
         self.domain_id: str = self.domain.attr_domain_id
         self.domain_arn: str = self.domain.attr_domain_arn
         self.grant_studio_logging(self.execution_role)
-        self.kms_key.grant_encrypt_decrypt(self.execution_role)
 
     def grant_studio_logging(self, grantee: iam.IGrantable) -> iam.Grant:
         """Writing streams in ``/aws/sagemaker/studio`` (app logs, lifecycle config output)."""
@@ -122,18 +122,45 @@ class StudioDomain(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resource_arns=[group]
         )
-        return iam.Grant.add_to_principal(
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resource_arns=[f"{group}:log-stream:{self.domain_id}/*"],
         )
+        self._acknowledge(
+            grantee,
+            f"log-group:/aws/sagemaker/studio:log-stream:<{self._domain_logical_id()}.DomainId>/*",
+            "Studio names log streams <domain>/<user>/<app> at run time; the grant covers only this domain's streams.",
+            service="logs",
+        )
+        return grant
 
     def grant_delete_own_apps(self, grantee: iam.IGrantable) -> iam.Grant:
         """``DescribeApp`` and ``DeleteApp`` on this domain's apps only (for idle shutdown)."""
         apps = Stack.of(self).format_arn(service="sagemaker", resource="app", resource_name=f"{self.domain_id}/*")
-        return iam.Grant.add_to_principal(
+        grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=["sagemaker:DescribeApp", "sagemaker:DeleteApp"], resource_arns=[apps]
         )
+        self._acknowledge(
+            grantee,
+            f"app/<{self._domain_logical_id()}.DomainId>/*",
+            "An app deletes only itself, and Studio names apps at run time; the grant covers only this domain's apps.",
+            service="sagemaker",
+        )
+        return grant
+
+    def _domain_logical_id(self) -> str:
+        return str(Stack.of(self).resolve(Stack.of(self).get_logical_id(self.domain)))
+
+    def _acknowledge(self, grantee: iam.IGrantable, resource: str, reason: str, *, service: str) -> None:
+        """Acknowledge the wildcard on the grantee's default policy, when this construct created that role."""
+        if grantee is not self.execution_role or not isinstance(self.execution_role, iam.Role):
+            return
+        policy = self.execution_role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            acknowledge_wildcard(
+                policy, f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}", reason
+            )
 
     def _default_name(self) -> str:
         unique = Names.unique_resource_name(self, max_length=63, separator="-").lower()

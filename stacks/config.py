@@ -16,6 +16,7 @@ from typing import Any
 from aws_cdk import Duration
 
 from constructs_lib import LifecycleConfigError, Module, catalogue
+from constructs_lib.catalogue import studio_home
 
 CONTEXT_KEY = "notebookEnvironment"
 
@@ -30,6 +31,13 @@ CATALOGUE: dict[str, Callable[..., Module]] = {
     "idle-autostop": catalogue.idle_autostop,
     "conda-packages-background": catalogue.conda_packages_background,
     "git-config": catalogue.git_config,
+}
+
+# Config name of a Studio catalogue module -> its factory.
+STUDIO_CATALOGUE: dict[str, Callable[..., Module]] = {
+    "studio-conda-persistent-envs": studio_home.studio_conda_persistent_envs,
+    "studio-conda-env-kernels": studio_home.studio_conda_env_kernels,
+    "studio-environment-variables": studio_home.studio_environment_variables,
 }
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h)$")
@@ -96,13 +104,24 @@ def parse_duration(value: object, path: str) -> Duration:
     return {"s": Duration.seconds, "m": Duration.minutes, "h": Duration.hours}[unit](amount)
 
 
-def parse_module(raw: object, path: str) -> Module:
+def parse_module(
+    raw: object,
+    path: str,
+    registry: Mapping[str, Callable[..., Module]] = CATALOGUE,
+    others: tuple[Mapping[str, Callable[..., Module]], str] = ({}, ""),
+) -> Module:
+    """A catalogue module from ``{"module": NAME, option: value...}``; ``others`` names the registry of
+    the other target (and that target), to explain a module used in the wrong place."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("module"), str):
-        raise ConfigError(f"{path}.module: required; one of {', '.join(sorted(CATALOGUE))}.")
+        raise ConfigError(f"{path}.module: required; one of {', '.join(sorted(registry))}.")
     name = raw["module"]
-    factory = CATALOGUE.get(name)
+    factory = registry.get(name)
+    if factory is None and name in others[0]:
+        raise ConfigError(
+            f"{path}.module: {name!r} is made for {others[1]}, not here; use one of {', '.join(sorted(registry))}."
+        )
     if factory is None:
-        raise ConfigError(f"{path}.module: unknown module {name!r}; use one of {', '.join(sorted(CATALOGUE))}.")
+        raise ConfigError(f"{path}.module: unknown module {name!r}; use one of {', '.join(sorted(registry))}.")
     parameters = inspect.signature(factory).parameters
     allowed = {_snake_to_camel(p) for p in parameters}
     options = _object(raw, path, allowed | {"module"})
@@ -122,10 +141,15 @@ def parse_module(raw: object, path: str) -> Module:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def _modules(raw: object, path: str) -> tuple[Module, ...]:
+def parse_modules(
+    raw: object,
+    path: str,
+    registry: Mapping[str, Callable[..., Module]] = CATALOGUE,
+    others: tuple[Mapping[str, Callable[..., Module]], str] = ({}, ""),
+) -> tuple[Module, ...]:
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: expected a list of modules, got {type(raw).__name__}.")
-    return tuple(parse_module(item, f"{path}[{i}]") for i, item in enumerate(raw))
+    return tuple(parse_module(item, f"{path}[{i}]", registry, others) for i, item in enumerate(raw))
 
 
 def parse_notebook(raw: object, path: str) -> NotebookSpec:
@@ -145,8 +169,9 @@ def parse_notebook(raw: object, path: str) -> NotebookSpec:
         spec["volume_size_gib"] = _typed(data["volumeSizeGiB"], int, f"{path}.volumeSizeGiB", "a whole number")
     if "rootAccess" in data:
         spec["root_access"] = _typed(data["rootAccess"], bool, f"{path}.rootAccess", "true or false")
-    spec["on_start"] = _modules(data.get("onStart", []), f"{path}.onStart")
-    spec["on_create"] = _modules(data.get("onCreate", []), f"{path}.onCreate")
+    studio = (STUDIO_CATALOGUE, "Studio")
+    spec["on_start"] = parse_modules(data.get("onStart", []), f"{path}.onStart", CATALOGUE, studio)
+    spec["on_create"] = parse_modules(data.get("onCreate", []), f"{path}.onCreate", CATALOGUE, studio)
     return NotebookSpec(**spec)
 
 

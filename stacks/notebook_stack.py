@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from constructs_lib import NotebookInstance, NotebookLifecycleConfig
@@ -42,19 +42,3 @@ class NotebookStack(Stack):
             self.lifecycle_configs[spec.id] = lifecycle
             self.notebooks[spec.id] = notebook
             CfnOutput(self, f"{spec.id}Name", value=notebook.notebook_instance_name)
-            self._acknowledge_log_streams(notebook)
-
-    @staticmethod
-    def _acknowledge_log_streams(notebook: NotebookInstance) -> None:
-        policy = notebook.role.node.try_find_child("DefaultPolicy")
-        if policy is None:
-            return
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5",
-                reason=(
-                    "SageMaker names the lifecycle log streams <instance>/<hook> at run time; the grant is "
-                    "limited to this instance's streams in /aws/sagemaker/NotebookInstances."
-                ),
-            )
-        )
