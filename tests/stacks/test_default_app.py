@@ -90,6 +90,5 @@ def test_bad_configuration_fails_synth_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert (
         "notebookEnvironment.notebooks[0].onStart[6].idle: "
-        "expected a duration such as '90s', '60m' or '2h', got 'forever'"
-        in result.stderr
+        "expected a duration such as '90s', '60m' or '2h', got 'forever'" in result.stderr
     )

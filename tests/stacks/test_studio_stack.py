@@ -1,0 +1,164 @@
+"""Studio stacks from configuration: sharding, stable logical IDs, app settings, and config errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from stacks.config import ConfigError
+from stacks.studio_config import parse_studio_config
+from stacks.studio_stack import MAX_USERS_PER_SHARD, add_studio, shard_of
+from tests.conftest import REPO
+
+DEFAULT = json.loads((REPO / "cdk.json").read_text())["context"]["studioEnvironment"]
+
+
+def config(**changes: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(DEFAULT)
+    raw.update(changes)
+    return raw
+
+
+def synth(raw: dict[str, Any], outdir: Path) -> dict[str, dict[str, Any]]:
+    app = App(outdir=str(outdir))
+    add_studio(app, parse_studio_config(raw))
+    app.synth()
+    return {p.stem.replace(".template", ""): json.loads(p.read_text()) for p in outdir.glob("*.template.json")}
+
+
+def profiles(templates: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """user name -> (stack, logical ID)."""
+    found = {}
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::SageMaker::UserProfile":
+                found[resource["Properties"]["UserProfileName"]] = (stack, logical_id)
+    return found
+
+
+@pytest.fixture(scope="module")
+def two_thousand(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    users = [{"name": f"user-{i:04d}"} for i in range(2000)]
+    return synth(config(users=users, userShards=10), tmp_path_factory.mktemp("users2000"))
+
+
+def test_two_thousand_users_fit_in_valid_stacks_well_under_the_limits(two_thousand: dict[str, dict[str, Any]]) -> None:
+    assert len(profiles(two_thousand)) == 2000
+    user_stacks = {k: v for k, v in two_thousand.items() if k.startswith("SageMakerStudioUsers")}
+    assert len(user_stacks) == 10
+    for name, template in two_thousand.items():
+        assert len(template["Resources"]) < 300, name
+        assert len(json.dumps(template)) < 1_000_000, name
+
+
+def test_adding_a_user_moves_and_replaces_nobody(two_thousand: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    users = [{"name": f"user-{i:04d}"} for i in range(2001)]
+    after = profiles(synth(config(users=users, userShards=10), tmp_path))
+    before = profiles(two_thousand)
+    assert {name: after[name] for name in before} == before
+    assert "user-2000" in after
+
+
+def test_removing_or_reordering_users_moves_nobody(tmp_path: Path) -> None:
+    names = [f"person-{i}" for i in range(40)]
+    first = profiles(synth(config(users=[{"name": n} for n in names], userShards=4), tmp_path / "a"))
+    shuffled = [{"name": n} for n in reversed(names) if n != "person-7"]
+    second = profiles(synth(config(users=shuffled, userShards=4), tmp_path / "b"))
+    assert {n: first[n] for n in second} == second
+
+
+def test_shard_is_a_pure_function_of_the_name() -> None:
+    assert shard_of("alice", 8) == shard_of("Alice", 8) == shard_of("alice", 8)
+    assert {shard_of(f"u{i}", 8) for i in range(200)} == set(range(8))
+
+
+def test_default_lifecycle_config_is_in_the_list_for_domain_and_users(tmp_path: Path) -> None:
+    raw = config(
+        users=[
+            {
+                "name": "alice",
+                "apps": {"JupyterLab": {"lifecycleConfigs": ["LabDefault"], "default": "LabDefault"}},
+            }
+        ]
+    )
+    templates = synth(raw, tmp_path)
+    (domain,) = [r for r in templates["SageMakerStudio"]["Resources"].values() if r["Type"] == "AWS::SageMaker::Domain"]
+    for key in ("JupyterLabAppSettings", "CodeEditorAppSettings"):
+        settings = domain["Properties"]["DefaultUserSettings"][key]
+        assert settings["DefaultResourceSpec"]["LifecycleConfigArn"] in settings["LifecycleConfigArns"]
+        assert settings["AppLifecycleManagement"]["IdleSettings"]["IdleTimeoutInMinutes"] == 60
+    (stack, logical_id) = profiles(templates)["alice"]
+    user = templates[stack]["Resources"][logical_id]["Properties"]["UserSettings"]["JupyterLabAppSettings"]
+    assert user["DefaultResourceSpec"]["LifecycleConfigArn"] in user["LifecycleConfigArns"]
+    assert "Fn::ImportValue" not in json.dumps(user), "config ARNs are built from names, never imported"
+
+
+def test_changing_a_script_renames_the_config_and_repoints_domain_and_users(tmp_path: Path) -> None:
+    users = [{"name": "alice", "apps": {"JupyterLab": {"lifecycleConfigs": ["LabDefault"], "default": "LabDefault"}}}]
+    before = synth(config(users=users), tmp_path / "before")
+    changed = config(users=users)
+    changed["lifecycleConfigs"][0]["modules"][2]["variables"] = {"PIP_DISABLE_PIP_VERSION_CHECK": "0"}
+    after = synth(changed, tmp_path / "after")
+    old = before["SageMakerStudio"]["Resources"]
+    new = after["SageMakerStudio"]["Resources"]
+    assert old.keys() == new.keys()
+    differing = sorted(k for k in old if old[k] != new[k])
+    lab = [k for k in old if k.startswith("LabDefault")]
+    assert differing == lab, "only the changed config differs in the domain stack (the domain refers to it by GetAtt)"
+    old_name = old[lab[0]]["Properties"]["StudioLifecycleConfigName"]
+    new_name = new[lab[0]]["Properties"]["StudioLifecycleConfigName"]
+    assert old_name != new_name and old_name.rsplit("-", 1)[0] == new_name.rsplit("-", 1)[0]
+    stack, logical_id = profiles(after)["alice"]
+    assert new_name in json.dumps(after[stack]["Resources"][logical_id]) and old_name not in json.dumps(after[stack])
+
+
+def test_studio_templates_never_mention_ec2_user(tmp_path: Path) -> None:
+    import base64
+
+    templates = synth(config(), tmp_path)
+    for resource in templates["SageMakerStudio"]["Resources"].values():
+        if resource["Type"] == "AWS::SageMaker::StudioLifecycleConfig":
+            script = base64.b64decode(resource["Properties"]["StudioLifecycleConfigContent"])
+            from constructs_lib.bundling.inspect import files_of
+
+            for path, data in files_of(script).items():
+                assert b"ec2-user" not in data, path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"idleShutdown": {"timeout": "30m"}}, r"idleShutdown: IdleShutdown timeout 30 minutes is out of range"),
+        ({"idleShutdown": {"timeout": "400d"}}, r"idleShutdown.timeout: expected a duration"),
+        (
+            {"apps": {"JupyterLab": {"lifecycleConfigs": [], "default": "LabDefault"}}},
+            r"apps.JupyterLab.default: 'LabDefault' is not in lifecycleConfigs \[\]",
+        ),
+        ({"users": [{"name": "bob"}, {"name": "Bob"}]}, r"users\[1\].name: 'Bob' is already users\[0\]"),
+        ({"users": [{"name": "bad_name"}]}, r"users\[0\].name: 'bad_name' is invalid"),
+        (
+            {"lifecycleConfigs": [{"id": "Lab", "appType": "JupyterLab", "modules": [{"module": "idle-autostop"}]}]},
+            r"lifecycleConfigs\[0\].modules\[0\].module: 'idle-autostop' is made for notebook instances",
+        ),
+        (
+            {"apps": {"JupyterLab": {"lifecycleConfigs": ["CodeEditorDefault"]}}},
+            r"'CodeEditorDefault' is for CodeEditor, not JupyterLab",
+        ),
+        ({"userShards": 0}, r"userShards: 0 is out of range"),
+        ({"surprise": 1}, r"studioEnvironment.surprise: unknown key"),
+    ],
+)
+def test_bad_configuration_names_the_key(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_studio_config(config(**change))
+
+
+def test_a_shard_over_its_limit_fails_synth() -> None:
+    users = [{"name": f"u{i}"} for i in range(MAX_USERS_PER_SHARD + 1)]
+    with pytest.raises(ConfigError, match=r"would hold 401 users, over 400; raise userShards"):
+        add_studio(App(), parse_studio_config(config(users=users, userShards=1)))
