@@ -28,7 +28,8 @@ class AuthMode(Enum):
 def _check_name(value: str, what: str) -> None:
     if not isinstance(value, str) or not _NAME.match(value):
         raise LifecycleConfigError(
-            f"{what} {value!r} is invalid: use 1-63 letters, digits and '-', starting and ending with a letter or digit."
+            f"{what} {value!r} is invalid: use 1-63 letters, digits and '-', "
+            "starting and ending with a letter or digit."
         )
 
 

@@ -1,0 +1,119 @@
+"""The library as users get it: a wheel, installed into a fresh virtual environment outside the repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from tests.conftest import REPO, cdk_env
+
+APP = """
+import json, sys
+from aws_cdk import App, Duration, Stack
+import constructs_lib
+from constructs_lib import NotebookLifecycleConfig
+from constructs_lib.catalogue import conda_persistent_envs, environment_variables, persist_dotfolders
+from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
+from constructs_lib.catalogue.studio_home import studio_environment_variables
+
+app = App(outdir=sys.argv[1])
+stack = Stack(app, "WheelApp")
+NotebookLifecycleConfig(stack, "Lifecycle", on_start=[
+    conda_persistent_envs(), persist_dotfolders(), environment_variables(variables={"TEAM": "it's \\"us\\""})])
+StudioLifecycleConfig(stack, "Lab", app_type=StudioAppType.JUPYTER_LAB,
+    modules=[studio_environment_variables(variables={"TEAM": "us"})], name_prefix="lab")
+app.synth()
+print(constructs_lib.__file__)
+"""
+
+
+def run(python: Path | str, script: Path, out: Path, cwd: Path, extra_path: str | None = None) -> str:
+    env = cdk_env()
+    env.pop("PYTHONPATH", None)
+    if extra_path:
+        env["PYTHONPATH"] = extra_path
+    result = subprocess.run(
+        [str(python), str(script), str(out)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def lifecycle_content(out: Path) -> dict[str, object]:
+    template = json.loads((out / "WheelApp.template.json").read_text())
+    return {
+        logical_id: {k: v for k, v in resource["Properties"].items()}
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"].startswith("AWS::SageMaker::")
+    }
+
+
+def test_wheel_carries_every_script_and_synthesizes_what_the_repo_does(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy2(REPO / "pyproject.toml", source)
+    for package in ("constructs_lib", "lifecycle_scripts"):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    wheels = tmp_path / "wheels"
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheels.glob("*.whl")
+    listing = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True).stdout
+    shipped = sorted(
+        str(p.relative_to(REPO))
+        for p in (REPO / "lifecycle_scripts").rglob("*")
+        if p.suffix in {".sh", ".in", ".py"} and "__pycache__" not in p.parts
+    )
+    for path in shipped:
+        assert path in listing, f"{path} is missing from the wheel"
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    # aws-cdk-lib and friends come from the project's venv (no network in tests); the library from the wheel.
+    (site / "project-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    script = outside / "app.py"
+    script.write_text(APP)
+    installed_from = run(venv / "bin" / "python", script, tmp_path / "wheel-out", cwd=outside)
+    assert installed_from.startswith(str(site)), installed_from
+    repo_from = run(sys.executable, script, tmp_path / "repo-out", cwd=outside, extra_path=str(REPO))
+    assert repo_from.startswith(str(REPO))
+    assert lifecycle_content(tmp_path / "wheel-out") == lifecycle_content(tmp_path / "repo-out")
