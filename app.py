@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The CDK app: read the configuration once, validate it, build the stacks, synthesize.
 
-Configuration comes from the context values ``notebookEnvironment`` and ``studioEnvironment`` (in
-cdk.json, or ``-c key='{...}'``), or from a JSON file holding both keys, named by the ``configFile``
-context value. A missing key leaves its stacks out.
+Configuration comes from the context values ``notebookEnvironment``, ``studioEnvironment`` and
+``stages`` (in cdk.json, or ``-c key='{...}'``), or from a JSON file holding those keys, named by the
+``configFile`` context value. A missing environment key leaves its stacks out; without ``stages`` the
+stacks are synthesized once, environment-agnostic.
 """
 
 import json
@@ -13,9 +14,8 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import CONTEXT_KEY, ConfigError, parse_config
-from stacks.notebook_stack import NotebookStack
+from stacks.stages import STAGES_CONTEXT_KEY, DeploymentStage, add_stacks, parse_stages
 from stacks.studio_config import STUDIO_CONTEXT_KEY, parse_studio_config
-from stacks.studio_stack import add_studio
 
 app = App()
 
@@ -32,13 +32,17 @@ def setting(key: str) -> object:
     return json.loads(value) if isinstance(value, str) else value
 
 
-notebooks = setting(CONTEXT_KEY)
-studio = setting(STUDIO_CONTEXT_KEY)
-if notebooks is None and studio is None:
+raw_notebooks = setting(CONTEXT_KEY)
+raw_studio = setting(STUDIO_CONTEXT_KEY)
+if raw_notebooks is None and raw_studio is None:
     raise ConfigError(f"no configuration: set the context value {CONTEXT_KEY!r} or {STUDIO_CONTEXT_KEY!r} (cdk.json).")
-if notebooks is not None:
-    NotebookStack(app, "SageMakerNotebooks", config=parse_config(notebooks), description="SageMaker notebook instances")
-if studio is not None:
-    add_studio(app, parse_studio_config(studio))
+notebooks = parse_config(raw_notebooks) if raw_notebooks is not None else None
+studio = parse_studio_config(raw_studio) if raw_studio is not None else None
+stages = parse_stages(setting(STAGES_CONTEXT_KEY))
+if stages:
+    for stage in stages:
+        DeploymentStage(app, stage, notebooks=notebooks, studio=studio)
+else:
+    add_stacks(app, notebooks, studio)
 Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput
 from constructs import Construct
 
 from constructs_lib import NotebookInstance, NotebookLifecycleConfig
 from constructs_lib.private_network import PrivateNotebookNetwork
+from stacks.base import LookupFreeStack
 from stacks.config import NotebookEnvironmentConfig
 
 
-class NotebookStack(Stack):
+class NotebookStack(LookupFreeStack):
     """Notebook instances with their lifecycle configs, in a private network unless told otherwise.
 
     ``self.network`` (or ``None``), ``self.lifecycle_configs`` and ``self.notebooks`` (by id).

@@ -20,6 +20,7 @@ from constructs_lib.private_network import PrivateNotebookNetwork
 from constructs_lib.studio_domain import AuthMode, StudioDomain, StudioUserProfile
 from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
 from constructs_lib.studio_settings import StudioAppSettings, StudioUserSettings
+from stacks.base import LookupFreeStack
 from stacks.config import ConfigError
 from stacks.studio_config import AppSpec, StudioEnvironmentConfig, UserSpec
 
@@ -59,7 +60,7 @@ def app_settings(
     )
 
 
-class StudioStack(Stack):
+class StudioStack(LookupFreeStack):
     """A private network, the Studio lifecycle configs and the domain with its default user settings.
 
     ``self.network``, ``self.lifecycle_configs`` (by config id), ``self.domain``.
