@@ -10,7 +10,7 @@ stacks are synthesized once, environment-agnostic.
 import json
 from pathlib import Path
 
-from aws_cdk import App, Validations
+from aws_cdk import App, DefaultStackSynthesizer, LegacyStackSynthesizer, StackSynthesizer, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import CONTEXT_KEY, ConfigError, parse_config
@@ -39,10 +39,18 @@ if raw_notebooks is None and raw_studio is None:
 notebooks = parse_config(raw_notebooks) if raw_notebooks is not None else None
 studio = parse_studio_config(raw_studio) if raw_studio is not None else None
 stages = parse_stages(setting(STAGES_CONTEXT_KEY))
+synthesizers: dict[str, type[StackSynthesizer]] = {
+    "default": DefaultStackSynthesizer,
+    # Templates inline, no bootstrap bucket or roles: what a local deploy against moto needs.
+    "legacy": LegacyStackSynthesizer,
+}
+synthesizer_name = app.node.try_get_context("synthesizer") or "default"
+if synthesizer_name not in synthesizers:
+    raise ConfigError(f"synthesizer {synthesizer_name!r} is unknown: use one of {', '.join(synthesizers)}.")
 if stages:
     for stage in stages:
         DeploymentStage(app, stage, notebooks=notebooks, studio=studio)
 else:
-    add_stacks(app, notebooks, studio)
+    add_stacks(app, notebooks, studio, synthesizer=synthesizers[synthesizer_name]())
 Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput
+from aws_cdk import Acknowledgment, CfnOutput, Validations
 from constructs import Construct
 
 from constructs_lib import NotebookInstance, NotebookLifecycleConfig
@@ -43,3 +43,12 @@ class NotebookStack(LookupFreeStack):
             self.lifecycle_configs[spec.id] = lifecycle
             self.notebooks[spec.id] = notebook
             CfnOutput(self, f"{spec.id}Name", value=notebook.notebook_instance_name)
+            if self.network is None:
+                for rule in ("AwsSolutions-SM1", "AwsSolutions-SM3"):
+                    Validations.of(notebook.notebook_instance).acknowledge(
+                        Acknowledgment(
+                            id=f"AwsSolutions::{rule}",
+                            reason="The configuration sets privateNetwork to false: this notebook deliberately has "
+                            "no VPC and direct internet access.",
+                        )
+                    )
