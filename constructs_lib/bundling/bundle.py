@@ -175,7 +175,7 @@ class LifecycleBundle:
 
     def _module_files(self, index: int, module: Module) -> dict[str, tuple[bytes, int]]:
         base = self._module_dir(index, module)
-        files = {f"{base}/run": (module.script.encode("utf-8"), 0o755)}
+        files = {f"{base}/run": (module.packed_script.encode("utf-8"), 0o755)}
         if module.settings:
             files[f"{base}/settings.sh"] = (_settings_file(module), 0o644)
         for rel, data in module.carried_files.items():
@@ -277,9 +277,11 @@ class LifecycleBundle:
                 "user": module.user.value,
                 "mode": module.mode.value,
                 "budgetSeconds": module.budget_seconds,
-                "scriptBytes": len(module.script.encode("utf-8")),
-                "sha256": _sha256(module.script.encode("utf-8")),
+                "scriptBytes": len(module.packed_script.encode("utf-8")),
+                "sha256": _sha256(module.packed_script.encode("utf-8")),
             }
+            if module.strip_comments:
+                entry["commentsStripped"] = True
             if module.settings:
                 entry["settings"] = dict(module.settings)
             if module.files:

@@ -16,6 +16,7 @@ from constructs_lib.bundling.limits import (
     MAX_BLOCKING_BUDGET_SECONDS,
     RESERVED_SETTING_NAMES,
 )
+from constructs_lib.bundling.shell_comments import strip_comment_lines
 from constructs_lib.errors import LifecycleConfigError
 
 
@@ -86,6 +87,8 @@ class Module:
     files: Mapping[str, FileSource] = field(default_factory=dict)
     targets: frozenset[Target] = frozenset({Target.NOTEBOOK_INSTANCE, Target.STUDIO})
     description: str = ""
+    strip_comments: bool = False
+    """Pack the script without its comment-only lines (shell scripts whose meaning that keeps)."""
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"
@@ -118,6 +121,11 @@ class Module:
         data = _read(path, f"module script for {props.get('name', path.stem)!r}")
         props.setdefault("name", path.stem.replace("_", "-"))
         return cls(script=_text(data, f"module script {str(path)!r}"), **props)  # type: ignore[arg-type]
+
+    @property
+    def packed_script(self) -> str:
+        """The script as the bundle carries it."""
+        return strip_comment_lines(self.script) if self.strip_comments else self.script
 
     @property
     def budget_seconds(self) -> int:

@@ -47,6 +47,7 @@ def conda_persistent_envs(*, envs_dir: str = ".conda/envs", pkgs_dir: str | None
     return Module(
         name="conda-persistent-envs",
         script=script("conda_persistent_envs.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(20),
         settings={"ENVS_DIR": envs, "PKGS_DIR": pkgs},
@@ -66,6 +67,7 @@ def conda_env_kernels(*, envs_dir: str = ".conda/envs", display_prefix: str = "c
     return Module(
         name="conda-env-kernels",
         script=script("conda_env_kernels.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(60),
         settings={"ENVS_DIR": envs, "DISPLAY_PREFIX": prefix},
@@ -137,6 +139,7 @@ def conda_packages_background(
     return Module(
         name=f"conda-packages-{env_name.lower().replace('.', '-').replace('_', '-')}"[:48].rstrip("-"),
         script=script("conda_packages_background.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         mode=Mode.BACKGROUND,
         budget=budget,

@@ -39,6 +39,7 @@ def persist_dotfolders(
     return Module(
         name="persist-dotfolders",
         script=script("persist_dotfolders.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(45),
         settings={"FOLDERS": " ".join(names), "PERSISTED_DIR": store},
@@ -82,6 +83,7 @@ def git_config(*, user_name: str, user_email: str, extra: Mapping[str, str] = _N
     return Module(
         name="git-config",
         script=script("git_config.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(15),
         settings=settings,

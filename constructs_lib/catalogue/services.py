@@ -18,6 +18,7 @@ def stop_ssm_agent(*, uninstall: bool = False) -> Module:
     return Module(
         name="stop-ssm-agent",
         script=script("stop_ssm_agent.sh"),
+        strip_comments=True,
         user=RunAs.ROOT,
         budget=Duration.seconds(45 if uninstall else 30),
         settings={"UNINSTALL": "1" if uninstall else "0"},

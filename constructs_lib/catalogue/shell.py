@@ -59,6 +59,7 @@ def persisted_bin_on_path(*, bin_dir: str = "bin") -> Module:
     return Module(
         name="persisted-bin-on-path",
         script=script("persisted_bin_on_path.sh"),
+        strip_comments=True,
         user=RunAs.ROOT,
         budget=Duration.seconds(10),
         settings={"BIN_DIR": directory},
@@ -124,6 +125,7 @@ def environment_variables(*, variables: Mapping[str, str], file_name: str = "not
     return Module(
         name="environment-variables",
         script=script("environment_variables.sh"),
+        strip_comments=True,
         user=RunAs.ROOT,
         budget=Duration.seconds(10),
         settings={"FILE_NAME": file_name, "VARIABLE_NAMES": " ".join(names)},

@@ -25,6 +25,7 @@ def studio_conda_persistent_envs(*, envs_dir: str = ".conda/envs", pkgs_dir: str
     return Module(
         name="studio-conda-persistent-envs",
         script=script("conda_persistent_envs.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(20),
         settings={"ENVS_DIR": envs, "PKGS_DIR": pkgs},
@@ -41,6 +42,7 @@ def studio_conda_env_kernels(*, envs_dir: str = ".conda/envs", display_prefix: s
     return Module(
         name="studio-conda-env-kernels",
         script=script("conda_env_kernels.sh"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(60),
         settings={"ENVS_DIR": envs, "DISPLAY_PREFIX": prefix},
@@ -57,6 +59,7 @@ def studio_environment_variables(*, variables: Mapping[str, str]) -> Module:
     return Module(
         name="studio-environment-variables",
         script=script("environment_variables.sh", package="lifecycle_scripts.studio"),
+        strip_comments=True,
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(10),
         settings={"VARIABLE_NAMES": " ".join(names)},
