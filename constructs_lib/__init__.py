@@ -1,19 +1,45 @@
-"""Constructs for SageMaker notebook-instance and Studio lifecycle configurations."""
+"""Constructs for SageMaker notebook-instance and Studio lifecycle configurations.
 
-from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Mode, Module, RunAs, Target
-from constructs_lib.errors import LifecycleConfigError
-from constructs_lib.notebook_instance import NotebookInstance
-from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
+Names are imported on first use, so that tools which only read synthesized output (the review and
+rehearsal commands) start without loading aws-cdk-lib.
+"""
 
-__all__ = [
-    "Compression",
-    "Encoding",
-    "LifecycleBundle",
-    "LifecycleConfigError",
-    "Mode",
-    "Module",
-    "NotebookInstance",
-    "NotebookLifecycleConfig",
-    "RunAs",
-    "Target",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from constructs_lib.bundling import (
+        Compression as Compression,
+        Encoding as Encoding,
+        LifecycleBundle as LifecycleBundle,
+        Mode as Mode,
+        Module as Module,
+        RunAs as RunAs,
+        Target as Target,
+    )
+    from constructs_lib.errors import LifecycleConfigError as LifecycleConfigError
+    from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
+    from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
+
+_WHERE = {
+    "Compression": "constructs_lib.bundling",
+    "Encoding": "constructs_lib.bundling",
+    "LifecycleBundle": "constructs_lib.bundling",
+    "Mode": "constructs_lib.bundling",
+    "Module": "constructs_lib.bundling",
+    "RunAs": "constructs_lib.bundling",
+    "Target": "constructs_lib.bundling",
+    "LifecycleConfigError": "constructs_lib.errors",
+    "NotebookInstance": "constructs_lib.notebook_instance",
+    "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'constructs_lib' has no attribute {name!r}")
