@@ -12,11 +12,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from constructs_lib.bundling import (
         Compression as Compression,
+    )
+    from constructs_lib.bundling import (
         Encoding as Encoding,
+    )
+    from constructs_lib.bundling import (
         LifecycleBundle as LifecycleBundle,
+    )
+    from constructs_lib.bundling import (
         Mode as Mode,
+    )
+    from constructs_lib.bundling import (
         Module as Module,
+    )
+    from constructs_lib.bundling import (
         RunAs as RunAs,
+    )
+    from constructs_lib.bundling import (
         Target as Target,
     )
     from constructs_lib.errors import LifecycleConfigError as LifecycleConfigError

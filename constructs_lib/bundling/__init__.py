@@ -6,13 +6,20 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from constructs_lib.bundling.archive import Compression as Compression, Encoding as Encoding
-    from constructs_lib.bundling.bundle import LifecycleBundle as LifecycleBundle, encoded_length as encoded_length
+    from constructs_lib.bundling.archive import Compression as Compression
+    from constructs_lib.bundling.archive import Encoding as Encoding
+    from constructs_lib.bundling.bundle import LifecycleBundle as LifecycleBundle
+    from constructs_lib.bundling.bundle import encoded_length as encoded_length
     from constructs_lib.bundling.limits import (
         CONTENT_LIMIT_CHARS as CONTENT_LIMIT_CHARS,
+    )
+    from constructs_lib.bundling.limits import (
         HOOK_TIMEOUT_SECONDS as HOOK_TIMEOUT_SECONDS,
     )
-    from constructs_lib.bundling.module import Mode as Mode, Module as Module, RunAs as RunAs, Target as Target
+    from constructs_lib.bundling.module import Mode as Mode
+    from constructs_lib.bundling.module import Module as Module
+    from constructs_lib.bundling.module import RunAs as RunAs
+    from constructs_lib.bundling.module import Target as Target
 
 _WHERE = {
     "Compression": "constructs_lib.bundling.archive",
