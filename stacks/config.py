@@ -19,6 +19,9 @@ from constructs_lib import LifecycleConfigError, Module, catalogue
 from constructs_lib.catalogue import studio_home
 
 CONTEXT_KEY = "notebookEnvironment"
+MAX_NOTEBOOKS = 30
+"""Per stack: each notebook adds 6 resources and about 24 kB of template (its lifecycle content is up
+to 16 kB); CloudFormation takes at most 500 resources and 1 MB, so 30 leaves room."""
 
 # Config name of a catalogue module -> its factory.
 CATALOGUE: dict[str, Callable[..., Module]] = {
@@ -38,6 +41,7 @@ STUDIO_CATALOGUE: dict[str, Callable[..., Module]] = {
     "studio-conda-persistent-envs": studio_home.studio_conda_persistent_envs,
     "studio-conda-env-kernels": studio_home.studio_conda_env_kernels,
     "studio-environment-variables": studio_home.studio_environment_variables,
+    "studio-idle-shutdown": catalogue.studio_idle_shutdown,
 }
 
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h)$")
@@ -179,6 +183,11 @@ def parse_config(raw: object, path: str = CONTEXT_KEY) -> NotebookEnvironmentCon
     data = _object(raw, path, {"privateNetwork", "notebooks"}, {"notebooks"})
     private = _typed(data.get("privateNetwork", True), bool, f"{path}.privateNetwork", "true or false")
     notebooks_raw = _typed(data["notebooks"], list, f"{path}.notebooks", "a list")
+    if len(notebooks_raw) > MAX_NOTEBOOKS:
+        raise ConfigError(
+            f"{path}.notebooks: {len(notebooks_raw)} notebooks do not fit one stack's template (at most 1 MB, about "
+            f"24 kB each); keep to {MAX_NOTEBOOKS} per configuration, or split them over several configFiles."
+        )
     notebooks = tuple(parse_notebook(item, f"{path}.notebooks[{i}]") for i, item in enumerate(notebooks_raw))
     ids = [n.id for n in notebooks]
     for i, notebook_id in enumerate(ids):

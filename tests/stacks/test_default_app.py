@@ -85,7 +85,7 @@ def test_bad_configuration_fails_synth_naming_the_key(tmp_path: Path) -> None:
     config = json.loads((REPO / "cdk.json").read_text())["context"]["notebookEnvironment"]
     config["notebooks"][0]["onStart"][-1]["idle"] = "forever"
     config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
+    config_file.write_text(json.dumps({"notebookEnvironment": config}))
     result = cdk_synth(REPO, tmp_path / "out", "-c", f"configFile={config_file}")
     assert result.returncode != 0
     assert (

@@ -57,6 +57,10 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
             {"notebooks": [DEFAULT["notebooks"][0], DEFAULT["notebooks"][0]]},
             r"notebooks\[1\].id: 'DataScience' is used twice",
         ),
+        (
+            {"notebooks": [DEFAULT["notebooks"][0]] * 31},
+            r"notebookEnvironment.notebooks: 31 notebooks do not fit one stack",
+        ),
     ],
 )
 def test_bad_values_name_their_key(raw: Any, message: str) -> None:
