@@ -1,9 +1,10 @@
-"""Ready-made lifecycle modules for SageMaker notebook instances.
+"""Ready-made lifecycle modules for SageMaker notebook instances and Studio apps.
 
 Each factory validates its keyword-only arguments at once (raising ``LifecycleConfigError`` that names
 the argument, the value and what is allowed) and returns a ``Module`` for ``Target.NOTEBOOK_INSTANCE``
-whose script ships in ``lifecycle_scripts.notebook``. The scripts are idempotent: running a hook twice
-leaves the instance as running it once.
+whose script ships in ``lifecycle_scripts.notebook``, or (``studio_idle_shutdown``) for ``Target.STUDIO``
+with its script in ``lifecycle_scripts.studio``. The scripts are idempotent: running a hook twice
+leaves the instance or app as running it once.
 
 ========================== ============= ============================================================
 factory                    runs as       does
@@ -17,6 +18,7 @@ persisted_bin_on_path      root          a persisted ``bin`` on the notebook use
 environment_variables      root          ``export`` lines in ``/etc/profile.d``, quoted at synth time
 idle_autostop              root          install the auto-stop program; cron job as the notebook user
 git_config                 notebook user ``git config --global`` of name, e-mail and extra options
+studio_idle_shutdown       Studio user   one detached loop running the auto-stop program: DeleteApp when idle
 ========================== ============= ============================================================
 """
 
@@ -25,6 +27,7 @@ from constructs_lib.catalogue.conda import conda_env_kernels, conda_packages_bac
 from constructs_lib.catalogue.home import git_config, persist_dotfolders
 from constructs_lib.catalogue.services import stop_ssm_agent
 from constructs_lib.catalogue.shell import environment_variables, persisted_bin_on_path
+from constructs_lib.catalogue.studio import studio_idle_shutdown
 
 __all__ = [
     "conda_env_kernels",
@@ -36,4 +39,5 @@ __all__ = [
     "persist_dotfolders",
     "persisted_bin_on_path",
     "stop_ssm_agent",
+    "studio_idle_shutdown",
 ]

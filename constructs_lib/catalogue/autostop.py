@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from importlib import resources
 
 from aws_cdk import Duration
@@ -53,8 +55,51 @@ def _check_schedule(schedule: object) -> str:
     return " ".join(fields)
 
 
-def _program() -> bytes:
-    return resources.files(AUTOSTOP_PACKAGE).joinpath(AUTOSTOP_PROGRAM).read_bytes()
+def without_comments(source: str) -> str:
+    """Python ``source`` without its comments (the shebang line stays): the same code, statement for statement.
+
+    Comment-only lines go and trailing comments are cut; a comment token can never be inside a string,
+    so strings (and so blank or ``#`` lines inside them) are untouched. Tests check the AST is unchanged.
+    """
+    lines = source.splitlines(keepends=True)
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT and token.start[0] > 1:
+            row, column = token.start
+            code = lines[row - 1][:column].rstrip()
+            lines[row - 1] = code + "\n" if code else ""
+    return "".join(lines)
+
+
+def program() -> bytes:
+    """The auto-stop program as the modules carry it: ``lifecycle_scripts/autostop/autostop.py`` without
+    its comments (about 400 fewer encoded characters in a hook; the file keeps them for readers)."""
+    source = resources.files(AUTOSTOP_PACKAGE).joinpath(AUTOSTOP_PROGRAM).read_text(encoding="utf-8")
+    return without_comments(source).encode("utf-8")
+
+
+def program_settings(
+    factory: str, *, idle: Duration, grace: Duration, ignore_connections: bool, dry_run: bool, jupyter_url: str
+) -> dict[str, str]:
+    """Validate the program's options (shared by the notebook and Studio factories) into module settings."""
+    idle_minutes = whole_minutes(factory, "idle", idle, minimum=5, maximum=1440)
+    grace_minutes = whole_minutes(factory, "grace", grace, minimum=0, maximum=1440)
+    check_type(factory, "ignore_connections", ignore_connections, bool, "True or False")
+    check_type(factory, "dry_run", dry_run, bool, "True or False")
+    if not isinstance(jupyter_url, str) or not _URL.fullmatch(jupyter_url):
+        raise fail(
+            factory,
+            "jupyter_url",
+            jupyter_url,
+            "give an http:// or https:// URL of a host, an optional port and path (letters, digits, '.-_~/'), "
+            "for example 'https://localhost:8443'.",
+        )
+    return {
+        "IDLE_MINUTES": str(idle_minutes),
+        "GRACE_MINUTES": str(grace_minutes),
+        "JUPYTER_URL": jupyter_url,
+        "IGNORE_CONNECTIONS": "1" if ignore_connections else "0",
+        "DRY_RUN": "1" if dry_run else "0",
+    }
 
 
 def idle_autostop(
@@ -75,34 +120,19 @@ def idle_autostop(
     The instance role needs ``sagemaker:DescribeNotebookInstance`` and ``sagemaker:StopNotebookInstance``.
     """
     factory = "idle_autostop"
-    idle_minutes = whole_minutes(factory, "idle", idle, minimum=5, maximum=1440)
-    grace_minutes = whole_minutes(factory, "grace", grace, minimum=0, maximum=1440)
+    settings = program_settings(
+        factory, idle=idle, grace=grace, ignore_connections=ignore_connections, dry_run=dry_run, jupyter_url=jupyter_url
+    )
     cron = _check_schedule(schedule)
-    check_type(factory, "ignore_connections", ignore_connections, bool, "True or False")
-    check_type(factory, "dry_run", dry_run, bool, "True or False")
-    if not isinstance(jupyter_url, str) or not _URL.fullmatch(jupyter_url):
-        raise fail(
-            factory,
-            "jupyter_url",
-            jupyter_url,
-            "give an http:// or https:// URL of a host, an optional port and path (letters, digits, '.-_~/'), "
-            "for example 'https://localhost:8443'.",
-        )
     return Module(
         name="idle-autostop",
         script=script("idle_autostop.sh"),
+        strip_comments=True,
         user=RunAs.ROOT,
         budget=Duration.seconds(30),
-        settings={
-            "IDLE_MINUTES": str(idle_minutes),
-            "GRACE_MINUTES": str(grace_minutes),
-            "SCHEDULE": cron,
-            "JUPYTER_URL": jupyter_url,
-            "IGNORE_CONNECTIONS": "1" if ignore_connections else "0",
-            "DRY_RUN": "1" if dry_run else "0",
-        },
-        files={"autostop.py": _program()},
+        settings={**settings, "SCHEDULE": cron},
+        files={AUTOSTOP_PROGRAM: program()},
         targets=NOTEBOOK_ONLY,
-        description=f"stop the instance after {idle_minutes} idle minutes (cron '{cron}', grace {grace_minutes}m)"
-        + (", dry run" if dry_run else ""),
+        description=f"stop the instance after {settings['IDLE_MINUTES']} idle minutes (cron '{cron}', "
+        f"grace {settings['GRACE_MINUTES']}m)" + (", dry run" if dry_run else ""),
     )

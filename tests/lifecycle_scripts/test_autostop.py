@@ -3,17 +3,21 @@
 The integration tests run ``autostop.py`` as cron would (a subprocess) against a real Jupyter Server
 (kernels driven over their websocket, terminals over theirs) and a notebook instance in a moto server,
 then read the instance status back with boto3. ``--now`` moves the program's clock forward instead of
-waiting real minutes; the timezone test uses the real clock.
+waiting real minutes; the timezone test uses the real clock. The unit tests give ``decide`` the four
+REST answers (``/api/status``, ``/api/sessions``, ``/api/kernels``, ``/api/terminals``) as Jupyter writes them.
 """
 
 from __future__ import annotations
 
 import ast
 import datetime as dt
+import http.server
 import json
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,8 @@ from .conftest import (
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
-POLICY = a.Policy(idle=dt.timedelta(minutes=60), grace=dt.timedelta(minutes=15))
+IDLE, GRACE = dt.timedelta(minutes=60), dt.timedelta(minutes=15)
+Answers = tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
 
 
 def later(minutes: float) -> str:
@@ -49,34 +54,52 @@ def later(minutes: float) -> str:
     return iso(utcnow() + dt.timedelta(minutes=minutes))
 
 
+def ago(minutes: float, tz: dt.tzinfo = UTC) -> str:
+    """The time ``minutes`` before T0 as Jupyter writes it (UTC, 'Z'), or with the offset of ``tz``."""
+    moment = T0 - dt.timedelta(minutes=minutes)
+    return iso(moment) if tz is UTC else moment.astimezone(tz).isoformat()
+
+
 def kernel(
     state: str = "idle", minutes_ago: float = 120, connections: int = 0, kid: str = "3f2a91c0-aaaa", **kw: Any
-) -> a.Kernel:
-    return a.Kernel(kid, "python3", state, T0 - dt.timedelta(minutes=minutes_ago), connections, **kw)
+) -> dict[str, Any]:
+    """A /api/kernels model; ``path=...`` makes ``jstate`` add a notebook session for it."""
+    model = {"id": kid, "name": "python3", "execution_state": state, "connections": connections}
+    return {**model, "last_activity": ago(minutes_ago), **kw}
 
 
-def terminal(minutes_ago: float, name: str = "1") -> a.Terminal:
-    return a.Terminal(name, T0 - dt.timedelta(minutes=minutes_ago))
+def terminal(minutes_ago: float, name: str = "1") -> dict[str, Any]:
+    return {"name": name, "last_activity": ago(minutes_ago)}
 
 
 def jstate(
-    kernels: tuple[a.Kernel, ...] = (),
-    terminals: tuple[a.Terminal, ...] = (),
+    kernels: tuple[dict[str, Any], ...] = (),
+    terminals: tuple[dict[str, Any], ...] = (),
     started_ago: float = 600,
     activity_ago: float | None = None,
-) -> a.JupyterState:
-    return a.JupyterState(
-        started=T0 - dt.timedelta(minutes=started_ago),
-        last_activity=None if activity_ago is None else T0 - dt.timedelta(minutes=activity_ago),
-        kernels=kernels,
-        terminals=terminals,
-        sessions=0,
-    )
+) -> Answers:
+    """The four REST answers: a session for each kernel that has a ``path``."""
+    status = {"started": ago(started_ago)}
+    if activity_ago is not None:
+        status["last_activity"] = ago(activity_ago)
+    models, sessions = [], []
+    for k in kernels:
+        model = dict(k)
+        if "path" in model:
+            sessions.append({"id": "s-" + model["id"], "path": model.pop("path"), "kernel": {"id": model["id"]}})
+        models.append(model)
+    return status, sessions, models, list(terminals)
 
 
-def decide(state: a.JupyterState, instance_ago: float | None = 600, **policy: Any) -> a.Decision:
+def decide(
+    state: Answers,
+    instance_ago: float | None = 600,
+    idle: dt.timedelta = IDLE,
+    grace: dt.timedelta = GRACE,
+    ignore_connections: bool = False,
+) -> Any:
     started = None if instance_ago is None else T0 - dt.timedelta(minutes=instance_ago)
-    return a.decide(state, started, T0, a.Policy(**{**POLICY.__dict__, **policy}))
+    return a.decide(state, started, T0, idle, grace, ignore_connections)
 
 
 # ==================================================================================================
@@ -95,6 +118,8 @@ def decide(state: a.JupyterState, instance_ago: float | None = 600, **policy: An
         ("2024-01-01T15:30:00+05:30", T0),
         ("2024-01-01T02:00:00-08:00", T0),
         ("2024-01-01T15:30:00+0530", T0),
+        ("2024-01-01T15:00:00+05", T0),
+        ("2024-01-01t10:00:00z", T0),
         ("2024-01-01 10:00:00", T0),  # no offset: UTC, never local time
         (T0.replace(tzinfo=None), T0),
         (T0.astimezone(dt.timezone(dt.timedelta(hours=-8))), T0),
@@ -110,7 +135,9 @@ def test_parse_timestamp(text: Any, expected: dt.datetime | None) -> None:
         assert parsed.utcoffset() == dt.timedelta(0)
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2024-13-01T10:00:00Z", "2024-01-01T10:00:00+5"])
+@pytest.mark.parametrize(
+    "text", ["yesterday", "2024-13-01T10:00:00Z", "2024-01-01T10:00:00+5", "24-01-01T10:00Z", "2024-01-01T10:00:00Zx"]
+)
 def test_parse_timestamp_rejects_garbage(text: str) -> None:
     with pytest.raises(ValueError):
         a.parse_timestamp(text)
@@ -165,13 +192,13 @@ def test_open_connection_keeps_up_unless_ignored() -> None:
 def test_kernel_stuck_in_starting_is_ignored_even_with_connections() -> None:
     decision = decide(jstate((kernel("starting", minutes_ago=300, connections=1),)))
     assert decision.stop
-    assert decision.notes == ("kernel 3f2a91c0 stuck in 'starting' since 2024-01-01T05:00:00Z: ignored",)
+    assert decision.notes == ["kernel 3f2a91c0 stuck in 'starting' since 2024-01-01T05:00:00Z: ignored"]
 
 
 def test_kernel_starting_recently_counts_as_activity() -> None:
     decision = decide(jstate((kernel("starting", minutes_ago=2),)))
     assert not decision.stop
-    assert decision.notes == ()
+    assert decision.notes == []
 
 
 def test_stuck_kernel_does_not_hide_a_busy_one() -> None:
@@ -227,57 +254,49 @@ def test_activity_in_the_future_is_not_idle() -> None:
 
 
 def test_nothing_known_is_not_idle() -> None:
-    decision = a.decide(a.JupyterState(), None, T0, POLICY)
+    decision = a.decide(({}, [], [], []), None, T0, IDLE, GRACE)
     assert not decision.stop
+    assert decision.reason == "not stopping: no activity time known"
 
 
 def test_decision_does_not_depend_on_the_timezone_of_its_inputs() -> None:
     india, la = dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))
     base = jstate((kernel(minutes_ago=61),), (terminal(90),))
-    shifted = a.JupyterState(
-        started=base.started.astimezone(india),  # type: ignore[union-attr]
-        kernels=tuple(
-            a.Kernel(k.id, k.name, k.execution_state, k.last_activity.astimezone(la), k.connections)  # type: ignore[union-attr]
-            for k in base.kernels
-        ),
-        terminals=tuple(a.Terminal(t.name, t.last_activity.astimezone(india)) for t in base.terminals),  # type: ignore[union-attr]
+    shifted = (
+        {"started": ago(600, india)},
+        [],
+        [{**base[2][0], "last_activity": ago(61, la)}],
+        [{**base[3][0], "last_activity": ago(90, india)}],
     )
+    assert shifted[2][0]["last_activity"].endswith("-08:00") and shifted[0]["started"].endswith("+05:30")
     instance = T0 - dt.timedelta(minutes=600)
-    expected = a.decide(base, instance, T0, POLICY)
-    assert a.decide(shifted, instance.astimezone(india), T0.astimezone(la), POLICY) == expected
+    expected = a.decide(base, instance, T0, IDLE, GRACE)
+    assert a.decide(shifted, instance.astimezone(india), T0.astimezone(la), IDLE, GRACE) == expected
     assert expected.stop
 
 
-# ==================================================================================================
-# Unit: Jupyter answers, AWS errors, backoff, metadata, command line
+def test_kernels_are_labelled_with_their_notebook_and_session_only_kernels_count() -> None:
+    session_kernel = {"id": "k2", "name": "python3", "last_activity": "2024-01-01T09:40:00Z", "execution_state": "idle"}
+    k1 = {"id": "k1", "name": "python3", "last_activity": "2024-01-01T09:10:00Z", "execution_state": "idle"}
 
-
-def test_parse_jupyter_state_labels_kernels_with_notebook_paths() -> None:
-    session_kernel = {"id": "k2", "name": "python3", "last_activity": "2024-01-01T09:00:00Z", "execution_state": "idle"}
-    state = a.parse_jupyter_state(
-        {"started": "2024-01-01T08:00:00.5Z", "last_activity": "2024-01-01T09:30:00Z"},
-        [
+    def answers(k1: dict[str, Any], k2: dict[str, Any]) -> Answers:
+        sessions = [
             {"id": "s1", "path": "a.ipynb", "kernel": {"id": "k1"}},
-            {"id": "s2", "path": "b.ipynb", "kernel": session_kernel},
-        ],
-        [
-            {
-                "id": "k1",
-                "name": "python3",
-                "last_activity": "2024-01-01T09:10:00Z",
-                "execution_state": "busy",
-                "connections": 1,
-            }
-        ],
-        [{"name": "1", "last_activity": "2024-01-01T09:20:00Z"}],
-    )
-    assert state.started == dt.datetime(2024, 1, 1, 8, 0, 0, 500000, tzinfo=UTC)
-    assert [(k.id, k.path, k.execution_state, k.connections) for k in state.kernels] == [
-        ("k1", "a.ipynb", "busy", 1),
-        ("k2", "b.ipynb", "idle", 0),  # only known from its session
-    ]
-    assert state.terminals == (a.Terminal("1", dt.datetime(2024, 1, 1, 9, 20, tzinfo=UTC)),)
-    assert state.sessions == 2
+            {"id": "s2", "path": "b.ipynb", "kernel": k2},
+        ]
+        status = {"started": "2024-01-01T08:00:00.5Z", "last_activity": "2024-01-01T09:30:00Z"}
+        return status, sessions, [k1], [{"name": "1", "last_activity": "2024-01-01T09:20:00Z"}]
+
+    now = T0 + dt.timedelta(minutes=60)
+    decision = a.decide(answers(k1, session_kernel), None, now, IDLE, GRACE)
+    assert decision.stop  # k2, only known from its session, was the last activity
+    assert decision.reason == "idle for 80.0 min >= 60 (last activity: kernel k2 (b.ipynb) at 2024-01-01T09:40:00Z)"
+    busy = a.decide(answers({**k1, "execution_state": "busy"}, session_kernel), None, now, IDLE, GRACE)
+    assert busy.reason == "not idle: kernel k1 (a.ipynb) busy"
+    connected = a.decide(answers(k1, {**session_kernel, "connections": 1}), None, now, IDLE, GRACE)
+    assert connected.reason.startswith("not idle: kernel k2 (b.ipynb) has 1 open connection(s)")
+    grace = a.decide(answers(k1, session_kernel), None, now, IDLE, dt.timedelta(minutes=200))
+    assert grace.reason.endswith("grace period after start at 2024-01-01T08:00:00Z")
 
 
 @pytest.mark.parametrize(
@@ -287,11 +306,17 @@ def test_parse_jupyter_state_labels_kernels_with_notebook_paths() -> None:
         ({}, {}, [], []),
         ({}, [], [{"name": "no id"}], []),
         ({}, [], [{"id": "k", "last_activity": "last tuesday"}], []),
+        ({}, [], [], [{"last_activity": "2024-01-01T09:20:00Z"}]),
     ],
 )
-def test_parse_jupyter_state_rejects_unexpected_answers(answers: tuple[Any, ...]) -> None:
-    with pytest.raises(a.JupyterError):
-        a.parse_jupyter_state(*answers)
+def test_unexpected_jupyter_answers_raise(answers: Answers) -> None:
+    # run() turns these into "not stopping: unexpected Jupyter answer" (see the integration test)
+    with pytest.raises((AttributeError, LookupError, TypeError, ValueError)):
+        a.decide(answers, None, T0, IDLE, GRACE)
+
+
+# ==================================================================================================
+# Unit: AWS errors, backoff, command line
 
 
 class FakeClientError(Exception):
@@ -301,20 +326,26 @@ class FakeClientError(Exception):
 
 
 def test_error_classification() -> None:
-    assert a.is_access_denied(FakeClientError("AccessDeniedException", 400))
-    assert a.is_access_denied(FakeClientError("AccessDenied", 403))
+    def denied(e: Exception) -> bool:
+        return bool(a.aws_error(e)[3])
+
+    def throttled(e: Exception) -> bool:
+        return bool(a.aws_error(e)[2])
+
+    assert denied(FakeClientError("AccessDeniedException", 400))
+    assert denied(FakeClientError("AccessDenied", 403))
     moto_style = FakeClientError(
         "403",
         403,
         "<ErrorResponse><Error><Code>AccessDenied</Code><Message>User: u is not authorized to perform: x</Message>",
     )
-    assert a.is_access_denied(moto_style)
-    assert a.aws_error_message(moto_style) == "User: u is not authorized to perform: x"
-    assert not a.is_access_denied(FakeClientError("InvalidClientTokenId", 403, "The security token is invalid"))
-    assert a.is_throttling(FakeClientError("ThrottlingException"))
-    assert a.is_throttling(FakeClientError("Whatever", 429))
-    assert not a.is_throttling(FakeClientError("ValidationException"))
-    assert not a.is_throttling(ValueError("x"))
+    assert denied(moto_style)
+    assert a.aws_error(moto_style)[1] == "User: u is not authorized to perform: x"
+    assert not denied(FakeClientError("InvalidClientTokenId", 403, "The security token is invalid"))
+    assert throttled(FakeClientError("ThrottlingException"))
+    assert throttled(FakeClientError("Whatever", 429))
+    assert not throttled(FakeClientError("ValidationException"))
+    assert not throttled(ValueError("x")) and not denied(ValueError("x"))
 
 
 def test_backoff_retries_throttling_with_growing_bounded_delays() -> None:
@@ -358,46 +389,37 @@ def test_backoff_gives_up_after_max_attempts_and_does_not_retry_other_errors() -
     assert len(attempts) == 1
 
 
-def test_metadata_and_region(tmp_path: Path) -> None:
-    arn = "arn:aws:sagemaker:ap-south-1:123456789012:notebook-instance/my-nb"
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps({"ResourceArn": arn, "ResourceName": "My-NB"}))
-    assert a.read_metadata(str(path)) == ("My-NB", arn)
-    path.write_text(json.dumps({"ResourceArn": arn}))
-    assert a.read_metadata(str(path)) == ("my-nb", arn)
-    assert a.region_from_arn(arn) == "ap-south-1"
-    assert a.region_from_arn("not-an-arn") is None
-    assert a.region_from_arn(None) is None
-
-
 @pytest.mark.parametrize(
     "argv",
     [
         ["--idle-minutes", "0"],
         ["--idle-minutes", "-5"],
         ["--idle-minutes", "nan"],
+        ["--idle-minutes", "inf"],
         ["--grace-minutes", "-1"],
         ["--jupyter-url", "ftp://localhost:8443"],
         ["--jupyter-url", "localhost:8443"],
         ["--token", "a", "--token-file", "b"],
         ["--now", "tomorrow"],
+        ["--target", "space"],
     ],
 )
 def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        a.build_parser().parse_args(argv)
+        a.parse_args(argv)
     assert exited.value.code == 2
 
 
 def test_defaults_and_hidden_test_hooks(capsys: pytest.CaptureFixture[str]) -> None:
-    args = a.build_parser().parse_args([])
+    args = a.parse_args([])
     assert (args.idle_minutes, args.grace_minutes, args.jupyter_url) == (60, 15, "https://localhost:8443")
     assert args.metadata_file == "/opt/ml/metadata/resource-metadata.json"
+    assert args.target == "notebook" and a.parse_args(["--target", "studio"]).target == "studio"
     assert not args.ignore_connections and not args.dry_run and args.now is None
     with pytest.raises(SystemExit):
-        a.build_parser().parse_args(["--help"])
+        a.parse_args(["--help"])
     help_text = capsys.readouterr().out
-    assert "--idle-minutes" in help_text and "--ignore-connections" in help_text
+    assert "--idle-minutes" in help_text and "--ignore-connections" in help_text and "--target" in help_text
     assert "--now" not in help_text and "--retry-base-seconds" not in help_text
 
 
@@ -415,7 +437,7 @@ def test_program_is_python37_syntax_and_imports_only_stdlib_and_boto3() -> None:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"boto3", "botocore"}
+    assert imported - set(sys.stdlib_module_names) == {"boto3"}
     assert not any(isinstance(node, ast.NamedExpr | ast.Match) for node in ast.walk(tree))
 
 
@@ -433,11 +455,12 @@ def test_runs_on_python37() -> None:
         pytest.skip("no Python 3.7 interpreter on this machine")
     subprocess.run([python37, "-m", "py_compile", str(AUTOSTOP)], check=True)
     smoke = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import autostop as a, datetime as d\n"
-        "s = a.parse_jupyter_state({'started': '2024-01-01T08:00:00Z'}, [], "
+        "import sys; sys.path.insert(0, sys.argv[1]); import autostop as a\n"
+        "s = ({'started': '2024-01-01T08:00:00Z'}, [], "
         "[{'id': 'k1', 'last_activity': '2024-01-01T08:30:00.123456Z', 'execution_state': 'idle'}], [])\n"
-        "r = a.decide(s, None, a.parse_timestamp('2024-01-01T09:31:00Z'), a.Policy())\n"
-        "print(r.stop, r.reason)\n"
+        "o = a.parse_args(['--target', 'studio', '--now', '2024-01-01T15:01:00+05:30'])\n"
+        "r = a.decide(s, None, o.now, o.idle_minutes * a.MINUTE, o.grace_minutes * a.MINUTE)\n"
+        "print(o.target, r.stop, r.reason)\n"
     )
     out = subprocess.run(
         [python37, "-I", "-c", smoke, str(AUTOSTOP.parent)],
@@ -446,7 +469,7 @@ def test_runs_on_python37() -> None:
         check=True,
         env={"TZ": "Asia/Kolkata"},
     ).stdout
-    assert out.startswith("True idle for 61.0 min >= 60 (last activity: kernel k1")
+    assert out.startswith("studio True idle for 61.0 min >= 60 (last activity: kernel k1")
 
 
 # ==================================================================================================
@@ -659,7 +682,8 @@ def test_throttling_retries_are_bounded(notebook: Notebook, autostop: Any, fault
     run = autostop("--now", later(120), "--retry-base-seconds", "0.01", endpoint=proxy.url)
     assert time.monotonic() - started < 30
     assert run.returncode == 3, run
-    assert run.has("sagemaker:StopNotebookInstance still throttled after 5 attempts"), run
+    assert run.has("attempt 4/5: retrying") and not run.has("attempt 5/5"), run
+    assert run.one(r"^sagemaker:StopNotebookInstance failed: ThrottlingException: "), run
     assert proxy.calls.count("StopNotebookInstance") == 5
     assert notebook.status() == "InService"
 
@@ -686,7 +710,7 @@ def test_access_denied_names_the_missing_permission(
     run = run_program(argv, aws_env(moto_iam_server.server.url, credentials.access_key, credentials.secret_key))
     assert run.returncode == 3, run
     denied = run.one(
-        r"^access denied: the instance's role lacks permission (\S+) on (\S+)"
+        r"^access denied: the notebook instance's role lacks permission (\S+) on (\S+)"
         r" \(IAM may evaluate the lower-case ARN (\S+): grant both\)"
     )
     assert denied.groups() == (permission, notebook.arn, notebook.arn.lower()), run
@@ -707,7 +731,47 @@ def test_boto3_missing_is_reported(notebook: Notebook, autostop: Any) -> None:
 def test_unreadable_metadata_is_reported(autostop: Any, tmp_path: Path) -> None:
     run = autostop("--now", later(120), metadata_file=tmp_path / "missing.json")
     assert run.returncode == 1, run
-    assert run.has(f"cannot read instance metadata {tmp_path / 'missing.json'}"), run
+    assert run.one(f"^cannot read {tmp_path / 'missing.json'}: FileNotFoundError"), run
+
+
+def test_metadata_with_only_the_arn_gives_name_and_region(notebook: Notebook, autostop: Any, tmp_path: Path) -> None:
+    # moto keeps instances per region: the region must come from the ARN (the environment has none)
+    metadata = tmp_path / "arn-only.json"
+    metadata.write_text(json.dumps({"ResourceArn": notebook.arn}))
+    run = autostop("--now", later(120), "--dry-run", metadata_file=metadata)
+    assert run.returncode == 0, run
+    assert run.has(f"dry-run: would stop notebook instance {notebook.name}: idle for"), run
+
+
+@pytest.fixture
+def garbage_jupyter() -> Iterator[str]:
+    """A Jupyter stand-in that answers every GET with a JSON list (the wrong shape for /api/status)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_unexpected_jupyter_answer_does_not_stop(notebook: Notebook, autostop: Any, garbage_jupyter: str) -> None:
+    run = autostop("--now", later(600), "--jupyter-url", garbage_jupyter)
+    assert run.returncode == 0, run
+    assert run.one(r"^not stopping: unexpected Jupyter answer: AttributeError"), run
+    assert notebook.status() == "InService"
 
 
 def test_jupyter_client_works_on_python37(jupyter: JupyterServer) -> None:
@@ -718,9 +782,10 @@ def test_jupyter_client_works_on_python37(jupyter: JupyterServer) -> None:
     kernel_id = jupyter.idle_kernel(path="old.ipynb")
     snippet = (
         "import sys; sys.path.insert(0, sys.argv[1]); import autostop as a\n"
-        "s = a.JupyterClient(sys.argv[2], sys.argv[3]).state()\n"
-        "r = a.decide(s, None, a.parse_timestamp(sys.argv[4]), a.Policy())\n"
-        "print(len(s.kernels), s.kernels[0].id, s.kernels[0].path, s.kernels[0].execution_state, r.stop)\n"
+        "s = a.jupyter_answers(sys.argv[2], sys.argv[3])\n"
+        "r = a.decide(s, None, sys.argv[4], a.MINUTE * 60, a.MINUTE * 15)\n"
+        "k = s[2][0]\n"
+        "print(len(s[2]), k['id'], s[1][0]['path'], k['execution_state'], r.stop, r.reason.split(' at ')[0])\n"
     )
     out = subprocess.run(
         [python37, "-I", "-c", snippet, str(AUTOSTOP.parent), jupyter.url, jupyter.token, later(120)],
@@ -729,4 +794,5 @@ def test_jupyter_client_works_on_python37(jupyter: JupyterServer) -> None:
         check=True,
         env={"TZ": "America/Los_Angeles"},
     ).stdout.split()
-    assert out == ["1", kernel_id, "old.ipynb", "idle", "True"]
+    assert out[:5] == ["1", kernel_id, "old.ipynb", "idle", "True"]
+    assert " ".join(out[5:]).endswith(f"(last activity: kernel {kernel_id[:8]} (old.ipynb)")

@@ -1,5 +1,8 @@
 """idle_autostop: settings, the carried program and validation."""
 
+import ast
+import io
+import tokenize
 from importlib import resources
 from typing import Any
 
@@ -8,6 +11,7 @@ from aws_cdk import Duration
 
 from constructs_lib import LifecycleConfigError, RunAs
 from constructs_lib.catalogue import idle_autostop
+from constructs_lib.catalogue.autostop import without_comments
 
 
 def test_defaults() -> None:
@@ -24,9 +28,35 @@ def test_defaults() -> None:
     }
 
 
-def test_carries_the_program_from_the_package() -> None:
-    program = resources.files("lifecycle_scripts.autostop").joinpath("autostop.py").read_bytes()
-    assert idle_autostop().files == {"autostop.py": program}
+def test_carries_the_program_from_the_package_without_its_comments() -> None:
+    source = resources.files("lifecycle_scripts.autostop").joinpath("autostop.py").read_text()
+    carried = idle_autostop().files["autostop.py"]
+    assert isinstance(carried, bytes) and list(idle_autostop().files) == ["autostop.py"]
+    program = carried.decode()
+    assert ast.dump(ast.parse(program)) == ast.dump(ast.parse(source))  # the same code
+    assert program.splitlines()[0] == source.splitlines()[0] == "#!/usr/bin/env python3"
+    comments = [t for t in tokenize.generate_tokens(io.StringIO(program).readline) if t.type == tokenize.COMMENT]
+    assert [t.start[0] for t in comments] == [1]  # only the shebang
+    assert len(program) < len(source) - 500
+
+
+def test_without_comments_keeps_strings_and_code() -> None:
+    source = (
+        "#!/usr/bin/env python3\n"
+        "# header\n"
+        "x = '# not a comment'  # trailing\n"
+        "    # indented comment line\n"
+        'y = """\n'
+        "# kept: inside a string\n"
+        "\n"
+        '"""\n'
+        "z = [  # opening\n"
+        "    1,  # one\n"
+        "]\n"
+    )
+    assert without_comments(source) == (
+        '#!/usr/bin/env python3\nx = \'# not a comment\'\ny = """\n# kept: inside a string\n\n"""\nz = [\n    1,\n]\n'
+    )
 
 
 def test_options() -> None:

@@ -1,4 +1,4 @@
-"""What every catalogue factory promises: notebook-only modules, least privilege, scripts from the package."""
+"""What every catalogue factory promises: one target each, least privilege, scripts from the package."""
 
 from collections.abc import Callable
 from importlib import resources
@@ -35,10 +35,30 @@ EXPECTED_USER = {
 }
 
 SCRIPTS_DIR = Path(str(resources.files("lifecycle_scripts.notebook")))
+STUDIO_SCRIPTS_DIR = Path(str(resources.files("lifecycle_scripts.studio")))
+
+# Studio factories: the script name and the user (Studio has no root).
+STUDIO_DEFAULTS: dict[str, tuple[Callable[[], Module], str]] = {
+    "studio_idle_shutdown": (catalogue.studio_idle_shutdown, "idle_shutdown.sh"),
+}
 
 
 def test_every_factory_is_exported() -> None:
-    assert sorted(catalogue.__all__) == sorted(DEFAULTS)
+    assert sorted(catalogue.__all__) == sorted([*DEFAULTS, *STUDIO_DEFAULTS])
+
+
+@pytest.mark.parametrize("factory", sorted(STUDIO_DEFAULTS))
+def test_studio_factory_builds_a_studio_only_module_for_the_studio_user(
+    factory: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make, script_name = STUDIO_DEFAULTS[factory]
+    monkeypatch.chdir(tmp_path)  # found inside the package, from any working directory
+    module = make()
+    assert module.targets == frozenset({Target.STUDIO})
+    assert module.user is RunAs.NOTEBOOK_USER
+    assert module.script == (STUDIO_SCRIPTS_DIR / script_name).read_text()
+    assert module.script.startswith("#!/bin/bash\n") and "ec2-user" not in module.script
+    assert module.description
 
 
 @pytest.mark.parametrize("factory", sorted(DEFAULTS))
@@ -77,11 +97,6 @@ def test_all_but_auto_stop_fit_in_one_on_start_hook() -> None:
     assert LifecycleBundle(hook="on-start", modules=modules).encoded_length <= 16384
 
 
-@pytest.mark.xfail(
-    reason="lifecycle_scripts/autostop/autostop.py (~28 KB, ~11k base64 characters compressed) does not yet "
-    "fit in a hook next to the runner; it has to shrink before idle_autostop can be bundled",
-    strict=False,
-)
 def test_auto_stop_fits_in_a_hook_with_the_small_modules() -> None:
     modules = [
         catalogue.idle_autostop(),
