@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # Commands the tests run for real, and the Debian packages that provide them.
 SYSTEM_COMMANDS := xz:xz-utils sudo:sudo crontab:cron setsid:util-linux unshare:util-linux
 
-.PHONY: setup synth test lint format typecheck pytest system-deps clean
+.PHONY: setup synth test lint format typecheck pytest system-deps clean deploy-local
 
 setup: $(VENV)/.installed node_modules/.installed system-deps
 
@@ -49,6 +49,10 @@ pytest: setup
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# cdk bootstrap + deploy + auto-stop + destroy of the notebook stack against moto's server on 127.0.0.1.
+deploy-local: setup
+	$(PY) -m pytest -v tests/test_local_deploy.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real CDK CLI synthesizing the default app once per session."""
+"""Shared fixtures, each started once per session: the real CDK CLI synthesizing the default app,
+a real Jupyter Server and moto's server."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.servers import JupyterServer, MotoServer, start_jupyter_server, start_moto, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 APP_FILES = ("app.py", "cdk.json", "stacks", "constructs_lib", "lifecycle_scripts")
@@ -65,3 +69,21 @@ def default_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def templates_of(assembly: Path) -> dict[str, dict[str, object]]:
     """Every stack template in a cloud assembly (nested stages included), by file name."""
     return {path.name: json.loads(path.read_text()) for path in sorted(assembly.rglob("*.template.json"))}
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    server = start_jupyter_server(tmp_path_factory.mktemp("jupyter"))
+    try:
+        yield server
+    finally:
+        stop_process(server.process)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = start_moto(tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        stop_process(server.process)
