@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def test_bootstrap_deploy_check_autostop_and_destroy_against_moto(
 
     metadata = tmp_path / "resource-metadata.json"
     metadata.write_text(json.dumps({"ResourceName": instance_name, "ResourceArn": instance_arn}))
-    later = (datetime.now(timezone.utc) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    later = (datetime.now(UTC) + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     autostop = subprocess.run(
         [
             str(REPO / ".venv" / "bin" / "python"),
