@@ -92,3 +92,28 @@ def test_bad_configuration_fails_synth_naming_the_key(tmp_path: Path) -> None:
         "notebookEnvironment.notebooks[0].onStart[6].idle: "
         "expected a duration such as '90s', '60m' or '2h', got 'forever'" in result.stderr
     )
+
+
+def test_default_on_start_hook_from_the_template_runs_twice_to_the_same_state(
+    default_assembly: Path, tmp_path: Path
+) -> None:
+    """The very Content the default app deploys, run twice with real bash in the sandbox root."""
+    from tests.lifecycle_scripts.test_notebook_scripts import LOG_EXCLUDES, prepare_instance
+    from tests.support.sandbox import Sandbox
+
+    template = templates_of(default_assembly)["SageMakerNotebooks.template.json"]
+    (config,) = [r for r in template["Resources"].values() if r["Type"] == LC]  # type: ignore[union-attr,index]
+    script = base64.b64decode(config["Properties"]["OnStart"][0]["Content"])
+    names = [m["name"] for m in config["Metadata"]["LifecycleBundle"]["OnStart"]["modules"]]
+    sandbox = Sandbox(tmp_path)
+    prepare_instance(sandbox)
+    first = sandbox.run_hook(script, timeout=120)
+    assert first.returncode == 0, first.stderr
+    for name in names:
+        assert f"[on-start] [{name}] end: ok, exit 0," in first.stdout, first.stdout
+    state = sandbox.snapshot(exclude=LOG_EXCLUDES)
+    second = sandbox.run_hook(script, timeout=120)
+    assert f"hook end: {len(names)} modules, 0 failed" in second.stdout
+    assert sandbox.snapshot(exclude=LOG_EXCLUDES) == state
+    assert "home/ec2-user/.condarc" in state and "etc/profile.d/persisted-bin.sh" in state
+    assert any(key.startswith("var/spool/cron/") for key in state)
