@@ -53,21 +53,42 @@ def corpus() -> list[tuple[str, str]]:
     return scripts
 
 
-def capacity(scripts: list[tuple[str, str]], compression: Compression, encoding: Encoding) -> tuple[int, int, int]:
-    """(modules, raw bytes of module scripts, encoded length) of the largest prefix that fits."""
-    modules: list[Module] = []
-    best = (0, 0, 0)
-    for index, (_, text) in enumerate(scripts):
-        modules.append(Module(name=f"m{index:03d}", script=text, budget=Duration.seconds(1)))
+def capacity(
+    scripts: list[tuple[str, str]], compression: Compression, encoding: Encoding, strip: bool = False
+) -> tuple[int, int, int]:
+    """(modules, raw source bytes, encoded length) of the largest prefix of the corpus that fits, the last
+    module cut to as many whole lines as still fit."""
+
+    def module(index: int, text: str) -> Module:
+        return Module(name=f"m{index:03d}", script=text, budget=Duration.seconds(1), strip_comments=strip)
+
+    def bundle(modules: list[Module]) -> LifecycleBundle | None:
         try:
-            bundle = LifecycleBundle(hook="on-start", modules=modules, compression=compression, encoding=encoding)
+            return LifecycleBundle(hook="on-start", modules=modules, compression=compression, encoding=encoding)
         except LifecycleConfigError as err:
             if "blocking budgets" in str(err):
                 raise
+            return None
+
+    modules: list[Module] = []
+    for index, (_, text) in enumerate(scripts):
+        if bundle([*modules, module(index, text)]) is None:
+            lines = text.split("\n")
+            low, high = 1, len(lines)  # whole lines of the next script that still fit
+            while low < high:
+                middle = (low + high + 1) // 2
+                if bundle([*modules, module(index, "\n".join(lines[:middle]))]) is not None:
+                    low = middle
+                else:
+                    high = middle - 1
+            partial = "\n".join(lines[:low])
+            if bundle([*modules, module(index, partial)]) is not None:
+                modules.append(module(index, partial))
             break
-        raw = sum(len(m.script.encode()) for m in modules)
-        best = (len(modules), raw, bundle.encoded_length)
-    return best
+        modules.append(module(index, text))
+    final = bundle(modules)
+    assert final is not None
+    return len(modules), sum(len(m.script.encode()) for m in modules), final.encoded_length
 
 
 def default_hook_blocking_seconds() -> float:
@@ -99,9 +120,20 @@ def main() -> None:
     scripts = corpus()
     rows = []
     for compression in Compression:
-        for encoding in Encoding:
-            count, raw, encoded = capacity(scripts, compression, encoding)
-            rows.append((compression.value, encoding.value, count, raw, encoded, raw / PLAIN_LIMIT_BYTES))
+        for encoding in (Encoding.BASE64, Encoding.ESCAPED_BINARY):
+            for strip in (False, True):
+                count, raw, encoded = capacity(scripts, compression, encoding, strip)
+                rows.append(
+                    (
+                        compression.value,
+                        encoding.value,
+                        "yes" if strip else "no",
+                        count,
+                        raw,
+                        encoded,
+                        raw / PLAIN_LIMIT_BYTES,
+                    )
+                )
     blocking = default_hook_blocking_seconds()
     lines = [
         "# Capacity of one lifecycle config",
@@ -112,13 +144,15 @@ def main() -> None:
         "",
         f"A plain script holds at most {PLAIN_LIMIT_BYTES} raw bytes ({CONTENT_LIMIT_CHARS} characters of base64).",
         f"Corpus: {len(scripts)} distinct real scripts (the catalogue first, then this machine's shell scripts), "
-        "added one module each until the bundle no longer fits.",
+        "added one module each until the bundle no longer fits; the last one cut to the whole lines that fit. "
+        "Raw bytes count the scripts as written (before any comment stripping).",
         "",
-        "| compression | inline encoding | modules | raw bytes that fit | encoded length | x plain |",
-        "|---|---|---:|---:|---:|---:|",
-        f"| none (plain script) | - | 1 | {PLAIN_LIMIT_BYTES} | {CONTENT_LIMIT_CHARS} | 1.00 |",
+        "| compression | inline encoding | comments stripped | modules | raw bytes that fit | encoded length "
+        "| x plain |",
+        "|---|---|---|---:|---:|---:|---:|",
+        f"| none (plain script) | - | no | 1 | {PLAIN_LIMIT_BYTES} | {CONTENT_LIMIT_CHARS} | 1.00 |",
     ]
-    lines += [f"| {c} | {e} | {n} | {r} | {enc} | {x:.2f} |" for c, e, n, r, enc, x in rows]
+    lines += [f"| {c} | {e} | {st} | {n} | {r} | {enc} | {x:.2f} |" for c, e, st, n, r, enc, x in rows]
     lines += [
         "",
         f"Blocking time of the default app's on-start hook in the sandbox (recording stand-ins for conda, "
