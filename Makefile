@@ -7,8 +7,11 @@ PY := $(VENV)/bin/python
 # The project's own Node.js (from the npm package "node") and CDK CLI come first on PATH.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-# Commands the tests run for real, and the Debian packages that provide them.
-SYSTEM_COMMANDS := xz:xz-utils sudo:sudo crontab:cron setsid:util-linux unshare:util-linux
+# What the tests run for real (a check, then the Debian package that satisfies it): the runner's tools,
+# sudo and cron for the rehearsal, and a system python with boto3 that the notebook user can run (as
+# JupyterSystemEnv's on an instance) for the auto-stop module in the rehearsal.
+SYSTEM_DEPS := "command -v xz:xz-utils" "command -v sudo:sudo" "command -v crontab:cron" \
+	"command -v setsid:util-linux" "command -v unshare:util-linux" "/usr/bin/python3 -c 'import boto3':python3-boto3"
 
 .PHONY: setup synth test lint format typecheck pytest system-deps clean deploy-local
 
@@ -24,8 +27,8 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 system-deps:
-	@missing=""; for pair in $(SYSTEM_COMMANDS); do \
-	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	@missing=""; for pair in $(SYSTEM_DEPS); do \
+	  sh -c "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
