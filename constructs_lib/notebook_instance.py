@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
+from constructs_lib.private_network import selected_subnet_ids
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
@@ -82,18 +83,7 @@ class NotebookInstance(Construct):
         self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
         subnet_id = None
         if vpc is not None:
-            selection = vpc_subnets or ec2.SubnetSelection()
-            subnets = vpc.select_subnets(
-                subnet_type=selection.subnet_type,
-                subnet_group_name=selection.subnet_group_name,
-                subnets=selection.subnets,
-                availability_zones=selection.availability_zones,
-                one_per_az=selection.one_per_az,
-                subnet_filters=selection.subnet_filters,
-            )
-            if not subnets.subnet_ids:
-                raise LifecycleConfigError("NotebookInstance vpc_subnets selects no subnet of the vpc.")
-            subnet_id = subnets.subnet_ids[0]
+            subnet_id = selected_subnet_ids(vpc, vpc_subnets, "NotebookInstance vpc_subnets")[0]
             if not self.security_groups:
                 self.security_groups = [
                     ec2.SecurityGroup(

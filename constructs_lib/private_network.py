@@ -10,6 +10,22 @@ from constructs import Construct
 from constructs_lib.errors import LifecycleConfigError
 
 
+def selected_subnet_ids(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None, what: str) -> list[str]:
+    """The subnets ``selection`` picks in ``vpc`` (private ones by default); none is an error naming ``what``."""
+    chosen = selection or ec2.SubnetSelection()
+    subnets = vpc.select_subnets(
+        subnet_type=chosen.subnet_type,
+        subnet_group_name=chosen.subnet_group_name,
+        subnets=chosen.subnets,
+        availability_zones=chosen.availability_zones,
+        one_per_az=chosen.one_per_az,
+        subnet_filters=chosen.subnet_filters,
+    )
+    if not subnets.subnet_ids:
+        raise LifecycleConfigError(f"{what} selects no subnet of the vpc; choose subnets that exist in it.")
+    return list(subnets.subnet_ids)
+
+
 class PrivateNotebookNetwork(Construct):
     """Isolated subnets (no NAT, no internet gateway), VPC flow logs, and endpoints for SageMaker's
     API (idle auto-stop calls ``StopNotebookInstance``), CloudWatch Logs (lifecycle logs) and S3.

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
+from constructs_lib.private_network import selected_subnet_ids
 from constructs_lib.studio_settings import StudioUserSettings
 
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -81,24 +82,14 @@ class StudioDomain(Construct):
         self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or []) or [
             ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, description=f"Studio domain {self.domain_name}")
         ]
-        selection = vpc_subnets or ec2.SubnetSelection()
-        subnets = vpc.select_subnets(
-            subnet_type=selection.subnet_type,
-            subnet_group_name=selection.subnet_group_name,
-            subnets=selection.subnets,
-            availability_zones=selection.availability_zones,
-            one_per_az=selection.one_per_az,
-            subnet_filters=selection.subnet_filters,
-        )
-        if not subnets.subnet_ids:
-            raise LifecycleConfigError("StudioDomain vpc_subnets selects no subnet of the vpc.")
+        subnet_ids = selected_subnet_ids(vpc, vpc_subnets, "StudioDomain vpc_subnets")
         self.domain = sagemaker.CfnDomain(
             self,
             "Resource",
             domain_name=self.domain_name,
             auth_mode=auth_mode.value,
             vpc_id=vpc.vpc_id,
-            subnet_ids=subnets.subnet_ids,
+            subnet_ids=subnet_ids,
             app_network_access_type="VpcOnly" if vpc_only else "PublicInternetOnly",
             kms_key_id=self.kms_key.key_arn,
             default_user_settings=self.default_user_settings.render(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aws_cdk import Duration
 
-from constructs_lib.bundling import Mode, Module, RunAs
+from constructs_lib.bundling import Mode, Module, RunAs, Target
 from constructs_lib.catalogue._common import (
     NOTEBOOK_ONLY,
     check_type,
@@ -33,27 +33,51 @@ _FORTY_FIVE_MINUTES = Duration.minutes(45)
 MAX_BACKGROUND_MINUTES = 24 * 60
 
 
+def persistent_envs_module(
+    factory: str, name: str, targets: frozenset[Target], envs_dir: str, pkgs_dir: str | None
+) -> Module:
+    """The module behind ``conda_persistent_envs`` and its Studio variant."""
+    envs = relative_dir(factory, "envs_dir", envs_dir)
+    pkgs = "" if pkgs_dir is None else relative_dir(factory, "pkgs_dir", pkgs_dir)
+    if pkgs and pkgs == envs:
+        raise fail(factory, "pkgs_dir", pkgs_dir, "give a directory other than envs_dir, or None.")
+    return Module(
+        name=name,
+        script=script("conda_persistent_envs.sh"),
+        strip_comments=True,
+        user=RunAs.NOTEBOOK_USER,
+        budget=Duration.seconds(20),
+        settings={"ENVS_DIR": envs, "PKGS_DIR": pkgs},
+        targets=targets,
+        description=f"persisted conda envs_dirs first in ~/.condarc ({envs}" + (f", pkgs {pkgs})" if pkgs else ")"),
+    )
+
+
+def env_kernels_module(
+    factory: str, name: str, targets: frozenset[Target], envs_dir: str, display_prefix: str
+) -> Module:
+    """The module behind ``conda_env_kernels`` and its Studio variant."""
+    envs = relative_dir(factory, "envs_dir", envs_dir)
+    prefix = display_text(factory, "display_prefix", display_prefix, max_length=40)
+    return Module(
+        name=name,
+        script=script("conda_env_kernels.sh"),
+        strip_comments=True,
+        user=RunAs.NOTEBOOK_USER,
+        budget=Duration.seconds(60),
+        settings={"ENVS_DIR": envs, "DISPLAY_PREFIX": prefix},
+        targets=targets,
+        description=f"Jupyter kernels for the conda environments in {envs} that have ipykernel",
+    )
+
+
 def conda_persistent_envs(*, envs_dir: str = ".conda/envs", pkgs_dir: str | None = ".conda/pkgs") -> Module:
     """Put ``$PERSIST_DIR/<envs_dir>`` first in ``envs_dirs`` of ``~/.condarc`` (and ``pkgs_dir`` in
     ``pkgs_dirs``; ``None`` leaves the package cache alone), creating the directories.
 
     Runs as the notebook user; other keys and entries of ``.condarc`` are kept, nothing is duplicated.
     """
-    factory = "conda_persistent_envs"
-    envs = relative_dir(factory, "envs_dir", envs_dir)
-    pkgs = "" if pkgs_dir is None else relative_dir(factory, "pkgs_dir", pkgs_dir)
-    if pkgs and pkgs == envs:
-        raise fail(factory, "pkgs_dir", pkgs_dir, "give a directory other than envs_dir, or None.")
-    return Module(
-        name="conda-persistent-envs",
-        script=script("conda_persistent_envs.sh"),
-        strip_comments=True,
-        user=RunAs.NOTEBOOK_USER,
-        budget=Duration.seconds(20),
-        settings={"ENVS_DIR": envs, "PKGS_DIR": pkgs},
-        targets=NOTEBOOK_ONLY,
-        description=f"persisted conda envs_dirs first in ~/.condarc ({envs}" + (f", pkgs {pkgs})" if pkgs else ")"),
-    )
+    return persistent_envs_module("conda_persistent_envs", "conda-persistent-envs", NOTEBOOK_ONLY, envs_dir, pkgs_dir)
 
 
 def conda_env_kernels(*, envs_dir: str = ".conda/envs", display_prefix: str = "conda") -> Module:
@@ -61,19 +85,7 @@ def conda_env_kernels(*, envs_dir: str = ".conda/envs", display_prefix: str = "c
     ``$PERSIST_DIR/<envs_dir>`` that has ipykernel. Runs as the notebook user; a broken environment is
     logged and the others are still registered.
     """
-    factory = "conda_env_kernels"
-    envs = relative_dir(factory, "envs_dir", envs_dir)
-    prefix = display_text(factory, "display_prefix", display_prefix, max_length=40)
-    return Module(
-        name="conda-env-kernels",
-        script=script("conda_env_kernels.sh"),
-        strip_comments=True,
-        user=RunAs.NOTEBOOK_USER,
-        budget=Duration.seconds(60),
-        settings={"ENVS_DIR": envs, "DISPLAY_PREFIX": prefix},
-        targets=NOTEBOOK_ONLY,
-        description=f"Jupyter kernels for the conda environments in {envs} that have ipykernel",
-    )
+    return env_kernels_module("conda_env_kernels", "conda-env-kernels", NOTEBOOK_ONLY, envs_dir, display_prefix)
 
 
 def conda_packages_background(
