@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from constructs_lib.bundling import (
+        ArchiveLocation as ArchiveLocation,
+    )
+    from constructs_lib.bundling import (
         Compression as Compression,
     )
     from constructs_lib.bundling import (
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
 
 _WHERE = {
+    "ArchiveLocation": "constructs_lib.bundling",
     "Compression": "constructs_lib.bundling",
     "Encoding": "constructs_lib.bundling",
     "LifecycleBundle": "constructs_lib.bundling",

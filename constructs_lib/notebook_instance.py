@@ -111,6 +111,8 @@ class NotebookInstance(Construct):
             lifecycle_config_name=lifecycle_config.lifecycle_config_name if lifecycle_config else None,
         )
         self.grant_lifecycle_logging(self.role)
+        if lifecycle_config is not None:
+            lifecycle_config.grant_read_archives(self.role)
         if lifecycle_config is not None and AUTO_STOP_MODULE in lifecycle_config.module_names:
             self.grant_auto_stop(self.role)
         # The on-start hook logs (and auto-stop calls) from the first boot: create the grants first.

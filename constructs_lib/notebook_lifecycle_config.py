@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
+from aws_cdk import Fn
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from constructs_lib.bundling import Compression, LifecycleBundle, Module, Target
+from constructs_lib.bundling import ArchiveLocation, Compression, LifecycleBundle, Module, Target
+from constructs_lib.bundling.archive import BUCKET_PLACEHOLDER, KEY_PLACEHOLDER
 from constructs_lib.errors import LifecycleConfigError
 
 _CONFIG_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_HOOKS = (("OnCreate", "on-create"), ("OnStart", "on-start"))
 
 
 class NotebookLifecycleConfig(Construct):
     """The on-create and on-start hooks of notebook instances, each bundled from ``Module`` s.
 
+    With ``archive_location=ArchiveLocation.S3_ASSET`` the modules' archive is published as a CDK asset
+    (to the bootstrap bucket) and each hook is a small loader that copies it with the instance's role and
+    checks its sha256 before running it: for modules that do not fit 16384 characters even compressed.
+    The instance then needs a route to S3 (``PrivateNotebookNetwork`` has a gateway endpoint), and
+    ``NotebookInstance`` grants its role ``s3:GetObject`` on exactly those objects.
+
     Attributes: ``lifecycle_config`` (the L1 resource), ``lifecycle_config_name``,
-    ``lifecycle_config_arn``, and ``on_start_bundle`` / ``on_create_bundle`` (``None`` when the
-    hook is empty; an empty hook is left out of the template).
+    ``lifecycle_config_arn``, ``on_start_bundle`` / ``on_create_bundle`` (``None`` when the hook is
+    empty; an empty hook is left out of the template), ``archive_assets`` (by hook, S3 mode only),
+    ``module_names``.
     """
 
     def __init__(
@@ -31,6 +45,7 @@ class NotebookLifecycleConfig(Construct):
         on_create: Sequence[Module] = (),
         name: str | None = None,
         compression: Compression = Compression.XZ,
+        archive_location: ArchiveLocation = ArchiveLocation.INLINE,
         description: str = "",
     ) -> None:
         super().__init__(scope, id)
@@ -39,33 +54,30 @@ class NotebookLifecycleConfig(Construct):
                 f"NotebookLifecycleConfig name {name!r} is invalid: use 1-63 letters, digits and '-', "
                 "starting and ending with a letter or digit."
             )
-        self.on_start_bundle = self._bundle("on-start", on_start, compression, description)
-        self.on_create_bundle = self._bundle("on-create", on_create, compression, description)
-
-        def hook(
-            bundle: LifecycleBundle | None,
-        ) -> list[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty] | None:
-            if bundle is None:
-                return None
-            return [
-                sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
-                    content=bundle.content
-                )
-            ]
-
+        bundles = {
+            key: LifecycleBundle(
+                hook=hook,
+                modules=modules,
+                target=Target.NOTEBOOK_INSTANCE,
+                compression=compression,
+                archive_location=archive_location,
+                description=description,
+            )
+            for (key, hook), modules in zip(_HOOKS, (on_create, on_start), strict=True)
+            if modules
+        }
+        self.on_create_bundle = bundles.get("OnCreate")
+        self.on_start_bundle = bundles.get("OnStart")
+        self.archive_assets: dict[str, s3_assets.Asset] = {}
+        hooks = {key: self._hook(key, bundle) for key, bundle in bundles.items()}
         self.lifecycle_config = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
             "Resource",
             notebook_instance_lifecycle_config_name=name,
-            on_start=hook(self.on_start_bundle),
-            on_create=hook(self.on_create_bundle),
+            on_start=hooks.get("OnStart"),
+            on_create=hooks.get("OnCreate"),
         )
-        manifest = {
-            key: bundle.manifest
-            for key, bundle in (("OnCreate", self.on_create_bundle), ("OnStart", self.on_start_bundle))
-            if bundle is not None
-        }
-        self.lifecycle_config.add_metadata("LifecycleBundle", manifest)
+        self.lifecycle_config.add_metadata("LifecycleBundle", {key: b.manifest for key, b in bundles.items()})
         self.lifecycle_config_name: str = self.lifecycle_config.attr_notebook_instance_lifecycle_config_name
         self.lifecycle_config_arn: str = self.lifecycle_config.ref
 
@@ -75,16 +87,37 @@ class NotebookLifecycleConfig(Construct):
         bundles = [b for b in (self.on_start_bundle, self.on_create_bundle) if b is not None]
         return frozenset(m.name for b in bundles for m in b.modules)
 
-    @staticmethod
-    def _bundle(
-        hook: str, modules: Sequence[Module], compression: Compression, description: str
-    ) -> LifecycleBundle | None:
-        if not modules:
+    def grant_read_archives(self, grantee: iam.IGrantable) -> iam.Grant | None:
+        """``s3:GetObject`` on this config's archive objects only (S3 mode; ``None`` when inline)."""
+        if not self.archive_assets:
             return None
-        return LifecycleBundle(
-            hook=hook,
-            modules=modules,
-            target=Target.NOTEBOOK_INSTANCE,
-            compression=compression,
-            description=description,
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject"],
+            resource_arns=[a.bucket.arn_for_objects(a.s3_object_key) for a in self.archive_assets.values()],
         )
+
+    def _hook(
+        self, key: str, bundle: LifecycleBundle
+    ) -> list[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty]:
+        content = bundle.content
+        if bundle.archive_location is ArchiveLocation.S3_ASSET:
+            asset = s3_assets.Asset(self, f"{key}Archive", path=str(self._archive_file(bundle)))
+            self.archive_assets[key] = asset
+            script = bundle.script.decode("utf-8")
+            script = script.replace(BUCKET_PLACEHOLDER, asset.s3_bucket_name).replace(
+                KEY_PLACEHOLDER, asset.s3_object_key
+            )
+            content = Fn.base64(script)
+        return [sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(content=content)]
+
+    @staticmethod
+    def _archive_file(bundle: LifecycleBundle) -> Path:
+        """The archive as a file named by its content, so its asset hash depends on nothing else."""
+        digest = str(bundle.manifest["archiveSha256"])
+        directory = Path(tempfile.gettempdir()) / "sagemaker-lifecycle-archives" / digest
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{bundle.hook}.{bundle.compression.value}"
+        if not path.exists() or path.read_bytes() != bundle.archive:
+            path.write_bytes(bundle.archive)
+        return path

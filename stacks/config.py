@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_cdk import Duration
 
-from constructs_lib import LifecycleConfigError, Module, catalogue
+from constructs_lib import ArchiveLocation, LifecycleConfigError, Module, catalogue
 from constructs_lib.catalogue import studio_home
 
 CONTEXT_KEY = "notebookEnvironment"
@@ -60,6 +60,7 @@ class NotebookSpec:
     platform_identifier: str = "notebook-al2023-v1"
     volume_size_gib: int = 20
     root_access: bool = False
+    archive_location: ArchiveLocation = ArchiveLocation.INLINE
     on_start: tuple[Module, ...] = ()
     on_create: tuple[Module, ...] = ()
 
@@ -157,7 +158,17 @@ def parse_modules(
 
 
 def parse_notebook(raw: object, path: str) -> NotebookSpec:
-    keys = {"id", "name", "instanceType", "platformIdentifier", "volumeSizeGiB", "rootAccess", "onStart", "onCreate"}
+    keys = {
+        "id",
+        "name",
+        "instanceType",
+        "platformIdentifier",
+        "volumeSizeGiB",
+        "rootAccess",
+        "archiveLocation",
+        "onStart",
+        "onCreate",
+    }
     data = _object(raw, path, keys, {"id"})
     notebook_id = _typed(data["id"], str, f"{path}.id", "a string")
     if not _ID.match(notebook_id):
@@ -173,6 +184,13 @@ def parse_notebook(raw: object, path: str) -> NotebookSpec:
         spec["volume_size_gib"] = _typed(data["volumeSizeGiB"], int, f"{path}.volumeSizeGiB", "a whole number")
     if "rootAccess" in data:
         spec["root_access"] = _typed(data["rootAccess"], bool, f"{path}.rootAccess", "true or false")
+    if "archiveLocation" in data:
+        locations = {location.value: location for location in ArchiveLocation}
+        if data["archiveLocation"] not in locations:
+            raise ConfigError(
+                f"{path}.archiveLocation: {data['archiveLocation']!r} is invalid; use one of {', '.join(locations)}."
+            )
+        spec["archive_location"] = locations[data["archiveLocation"]]
     studio = (STUDIO_CATALOGUE, "Studio")
     spec["on_start"] = parse_modules(data.get("onStart", []), f"{path}.onStart", CATALOGUE, studio)
     spec["on_create"] = parse_modules(data.get("onCreate", []), f"{path}.onCreate", CATALOGUE, studio)

@@ -26,7 +26,11 @@ class NotebookStack(LookupFreeStack):
         self.notebooks: dict[str, NotebookInstance] = {}
         for spec in config.notebooks:
             lifecycle = NotebookLifecycleConfig(
-                self, f"{spec.id}LifecycleConfig", on_start=spec.on_start, on_create=spec.on_create
+                self,
+                f"{spec.id}LifecycleConfig",
+                on_start=spec.on_start,
+                on_create=spec.on_create,
+                archive_location=spec.archive_location,
             )
             notebook = NotebookInstance(
                 self,

@@ -6,6 +6,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from constructs_lib.bundling.archive import ArchiveLocation as ArchiveLocation
     from constructs_lib.bundling.archive import Compression as Compression
     from constructs_lib.bundling.archive import Encoding as Encoding
     from constructs_lib.bundling.bundle import LifecycleBundle as LifecycleBundle
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from constructs_lib.bundling.module import Target as Target
 
 _WHERE = {
+    "ArchiveLocation": "constructs_lib.bundling.archive",
     "Compression": "constructs_lib.bundling.archive",
     "Encoding": "constructs_lib.bundling.archive",
     "LifecycleBundle": "constructs_lib.bundling.bundle",

@@ -64,6 +64,23 @@ def write_archive_command(encoding: Encoding, archive: str, delimiter: str) -> s
     return f"LC_ALL=C sed 's/\\x01N/\\x00/g;s/\\x01E/\\x01/g' <<'{delimiter}' | head -c -1 >\"{archive}\""
 
 
+class ArchiveLocation(Enum):
+    """Where the hook's archive of modules lives."""
+
+    INLINE = "inline"
+    """In the lifecycle script itself (the default; fails synth above the size limit)."""
+    S3_ASSET = "s3-asset"
+    """A CDK asset in the bootstrap bucket, fetched and verified by a small loader script; the
+    instance's role may read that one object and the instance needs a route to S3."""
+
+
+BUCKET_PLACEHOLDER = "@BUCKET@"
+KEY_PLACEHOLDER = "@KEY@"
+MAX_BUCKET_CHARS = 63
+MAX_KEY_CHARS = 128
+"""Upper bounds for the asset's bucket name and object key, which are known only at deploy time."""
+
+
 def tar_bytes(files: Mapping[str, tuple[bytes, int]]) -> bytes:
     """A tar of ``files`` (path -> (data, mode)) with sorted entries, root owner and fixed mtime.
 

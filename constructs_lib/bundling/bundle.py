@@ -11,6 +11,11 @@ from importlib import resources
 from typing import Any
 
 from constructs_lib.bundling.archive import (
+    BUCKET_PLACEHOLDER,
+    KEY_PLACEHOLDER,
+    MAX_BUCKET_CHARS,
+    MAX_KEY_CHARS,
+    ArchiveLocation,
     Compression,
     Encoding,
     compress,
@@ -109,6 +114,7 @@ class LifecycleBundle:
         target: Target = Target.NOTEBOOK_INSTANCE,
         compression: Compression = Compression.XZ,
         encoding: Encoding = Encoding.AUTO,
+        archive_location: ArchiveLocation = ArchiveLocation.INLINE,
         description: str = "",
     ) -> None:
         if not hook or not all(c.isalnum() or c == "-" for c in hook):
@@ -121,17 +127,31 @@ class LifecycleBundle:
         self.modules = tuple(modules)
         self.target = target
         self.compression = compression
+        if not isinstance(archive_location, ArchiveLocation):
+            raise LifecycleConfigError(
+                f"archive_location {archive_location!r} is invalid: use ArchiveLocation.INLINE or S3_ASSET."
+            )
+        self.archive_location = archive_location
         self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
         self.description = description
         self._check_modules()
         self.files = self._files()
         self.archive = compress(tar_bytes(self.files), compression)
-        self.script = self._script()
-        if encoding is Encoding.AUTO and encoded_length(len(self.script)) > CONTENT_LIMIT_CHARS:
-            self.encoding = Encoding.ESCAPED_BINARY
+        if archive_location is ArchiveLocation.S3_ASSET:
+            self.script = self._loader()
+            # The bucket name and key are filled in at deploy time: count them at their longest.
+            longest = (
+                len(self.script) - len(BUCKET_PLACEHOLDER) - len(KEY_PLACEHOLDER) + MAX_BUCKET_CHARS + MAX_KEY_CHARS
+            )
+            self.encoded_length = encoded_length(longest)
+        else:
             self.script = self._script()
+            if encoding is Encoding.AUTO and encoded_length(len(self.script)) > CONTENT_LIMIT_CHARS:
+                self.encoding = Encoding.ESCAPED_BINARY
+                self.script = self._script()
+            self.encoded_length = encoded_length(len(self.script))
         self.content = base64.b64encode(self.script).decode("ascii")
-        self.encoded_length = len(self.content)
+        """Base64 of ``script``; for an S3 asset the script still holds the bucket and key placeholders."""
         self.manifest = self._manifest()
         if self.encoded_length > CONTENT_LIMIT_CHARS:
             raise LifecycleConfigError(self._too_large_message())
@@ -238,6 +258,20 @@ class LifecycleBundle:
         head, tail = template.encode("utf-8").split(b"@PAYLOAD@")
         return head + payload + tail
 
+    def _loader(self) -> bytes:
+        replacements = {
+            "@HEADER@": self._header(),
+            "@HOOK@": self.hook,
+            "@BUNDLE_BASE@": USERS[self.target].bundle_base,
+            "@SHA256@": _sha256(self.archive),
+            "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
+            "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
+        }
+        template = _runner_file("loader.sh.in")
+        for key, value in replacements.items():
+            template = template.replace(key, value)
+        return template.encode("utf-8")
+
     def _inline_length(self, compressed_size: int) -> int:
         """Encoded characters that ``compressed_size`` bytes of archive add to the script."""
         inline = encoded_length(compressed_size) if self.encoding is Encoding.BASE64 else compressed_size
@@ -295,6 +329,7 @@ class LifecycleBundle:
             "target": self.target.value,
             "compression": self.compression.value,
             "encoding": self.encoding.value,
+            "archiveLocation": self.archive_location.value,
             "encodedLength": self.encoded_length,
             "limit": CONTENT_LIMIT_CHARS,
             "archiveSha256": _sha256(self.archive),

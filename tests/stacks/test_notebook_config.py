@@ -101,3 +101,24 @@ def test_logical_ids_of_stateful_resources_are_pinned() -> None:
     assert by_type["AWS::SageMaker::NotebookInstanceLifecycleConfig"] == ["DataScienceLifecycleConfigBB64B8F8"]
     assert by_type["AWS::KMS::Key"] == ["DataScienceKey10B145E1"]
     assert by_type["AWS::EC2::VPC"] == ["NetworkVpc7FB7348F"]
+
+
+def test_s3_asset_archive_location_from_config_passes_cdk_nag(tmp_path: Any) -> None:
+    from aws_cdk import Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    raw = with_notebook(archiveLocation="s3-asset")
+    app = App(outdir=str(tmp_path))
+    stack = NotebookStack(app, "SageMakerNotebooks", config=parse_config(raw))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises on any unsuppressed finding
+    assert stack.lifecycle_configs["DataScience"].archive_assets.keys() == {"OnStart"}
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [p["conclusion"] for p in report["pluginReports"]] == ["success"]
+
+
+def test_bad_archive_location_names_the_key() -> None:
+    with pytest.raises(
+        ConfigError, match=r"notebooks\[0\].archiveLocation: 'bucket' is invalid; use one of inline, s3-asset"
+    ):
+        parse_config(with_notebook(archiveLocation="bucket"))
