@@ -29,9 +29,26 @@ def archive_of(script: bytes) -> tuple[bytes, Encoding, Compression]:
     return archive, encoding, compression
 
 
+_LOADER_SHA = re.compile(rb'^echo "([0-9a-f]{64})  \$d/a"', re.MULTILINE)
+
+
+def loader_archive(script: bytes) -> tuple[str, Compression] | None:
+    """For a loader script (archive kept as an S3 asset): the archive's sha256 and compression."""
+    match = _LOADER_SHA.search(script)
+    if b"aws s3 cp" not in script or match is None:
+        return None
+    compression = Compression.GZIP if b"gzip -dc" in script else Compression.XZ
+    return match.group(1).decode("ascii"), compression
+
+
 def files_of(script: bytes) -> dict[str, bytes]:
     """Every regular file of the bundle inlined in ``script``, by path inside the archive."""
     archive, _, compression = archive_of(script)
+    return unpack(archive, compression)
+
+
+def unpack(archive: bytes, compression: Compression) -> dict[str, bytes]:
+    """Every regular file of a compressed bundle archive, by path inside it."""
     files: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(decompress(archive, compression)), mode="r:") as tar:
         for member in tar.getmembers():

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.bundling.archive import escape_binary
-from constructs_lib.bundling.inspect import archive_of, files_of
+from constructs_lib.bundling.inspect import archive_of, files_of, loader_archive, unpack
 from constructs_lib.bundling.limits import CONTENT_LIMIT_CHARS, HOOK_TIMEOUT_SECONDS, RESERVED_SECONDS
 
 NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
@@ -130,6 +130,8 @@ class HookView:
         """The hook script outside the archive: the payload and its checksum replaced by placeholders."""
         if not self.bundled:
             return self.script
+        if loader_archive(self.script) is not None:
+            return self.script.replace(self.archive_sha256.encode("ascii"), SHA_PLACEHOLDER)
         archive, _, _ = archive_of(self.script)
         payload = base64.b64encode(archive) if self.encoding == "base64" else escape_binary(archive)
         return self.script.replace(payload, PAYLOAD_PLACEHOLDER, 1).replace(
@@ -262,7 +264,28 @@ def _script_of(content: object) -> tuple[bytes, int]:
     if isinstance(content, dict) and list(content) == ["Fn::Base64"] and isinstance(content["Fn::Base64"], str):
         script = content["Fn::Base64"].encode("utf-8")
         return script, len(base64.b64encode(script))
+    joined = _joined(content)
+    if joined is not None:
+        script = joined.encode("utf-8")
+        return script, len(base64.b64encode(script))
     raise ReviewError("Content is not a literal string, so it cannot be decoded at review time.")
+
+
+DEPLOY_TIME = "<deploy-time value>"
+
+
+def _joined(content: object) -> str | None:
+    """Fn::Base64 of Fn::Join of literals and references (an S3 loader names its bucket that way), with
+    each reference shown as a placeholder."""
+    if not (isinstance(content, dict) and list(content) == ["Fn::Base64"]):
+        return None
+    join = content["Fn::Base64"]
+    if not (isinstance(join, dict) and list(join) == ["Fn::Join"] and isinstance(join["Fn::Join"], list)):
+        return None
+    separator, parts = join["Fn::Join"]
+    if separator != "" or not isinstance(parts, list):
+        return None
+    return "".join(part if isinstance(part, str) else DEPLOY_TIME for part in parts)
 
 
 def _name_of(resource: Mapping[str, Any]) -> str | None:
@@ -295,6 +318,26 @@ def _decode(
         "script": script,
         "manifest": manifest if isinstance(manifest, dict) else None,
     }
+    loader = loader_archive(script)
+    if loader is not None:
+        digest, compression = loader
+        archive = _asset_with(digest, template.parent)
+        try:
+            files = unpack(archive, compression)
+        except (ValueError, EOFError, lzma.LZMAError, tarfile.TarError, OSError) as err:
+            raise ReviewError(f"the archive asset cannot be unpacked: {err}") from None
+        if isinstance(common["manifest"], dict) and DEPLOY_TIME.encode() in script:
+            # The bucket name is known only at deploy time: the manifest counts it at its longest.
+            common["content_length"] = common["manifest"].get("encodedLength", common["content_length"])
+        return HookView(
+            bundled=True,
+            compression=compression.value,
+            encoding=str(common["manifest"].get("encoding", "base64")) if common["manifest"] else "base64",
+            archive_sha256=digest,
+            archive_files=files,
+            modules=_modules_of(files),
+            **common,
+        )
     if b"<<'LCC_PAYLOAD" not in script:
         return HookView(bundled=False, **common)
     try:
@@ -311,6 +354,16 @@ def _decode(
         modules=_modules_of(files),
         **common,
     )
+
+
+def _asset_with(digest: str, directory: Path) -> bytes:
+    """The staged asset file of the assembly whose sha256 is ``digest`` (an S3 loader's archive)."""
+    for path in sorted(directory.glob("asset.*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if sha256(data) == digest:
+                return data
+    raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {directory}.")
 
 
 def _modules_of(files: Mapping[str, bytes]) -> tuple[ModuleView, ...]:
@@ -363,6 +416,10 @@ def _settings_of(settings_sh: bytes, module: str) -> dict[str, str]:
 # -- the manifest against the content -----------------------------------------------------------------
 
 
+UNDERIVABLE_KEYS = frozenset({"commentsStripped"})
+"""Manifest keys about how a module was packed, which the decoded archive cannot confirm or deny."""
+
+
 def check_manifest(hook: HookView) -> list[str]:
     """How the Metadata manifest of ``hook`` disagrees with what its Content carries (empty when it agrees)."""
     manifest = hook.manifest
@@ -396,7 +453,7 @@ def check_manifest(hook: HookView) -> list[str]:
         given = dict(entry)
         if isinstance(given.get("files"), list):
             given["files"] = sorted(given["files"], key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
-        for key in sorted(set(expected) | set(given)):
+        for key in sorted((set(expected) | set(given)) - UNDERIVABLE_KEYS):
             if given.get(key) != expected.get(key):
                 problems.append(
                     f"manifest module {module.name!r} {key} is {given.get(key)!r} but the decoded Content "
