@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import lzma
 import re
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.bundling.inspect import files_of
+from constructs_lib.bundling.inspect import files_of, loader_archive
 from constructs_lib.errors import LifecycleConfigError
 
 NOTEBOOK_CONFIG = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
@@ -87,9 +88,15 @@ class Hook:
 
 
 def _content(value: object, where: str) -> bytes:
-    """The script from a Content property: base64 text, or ``{"Fn::Base64": text}``."""
+    """The script from a Content property: base64 text, ``{"Fn::Base64": text}``, or Fn::Base64 of a
+    Fn::Join whose references (an S3 loader's bucket) become a placeholder."""
     if isinstance(value, dict) and set(value) == {"Fn::Base64"} and isinstance(value["Fn::Base64"], str):
         return value["Fn::Base64"].encode("utf-8")
+    join = value.get("Fn::Base64") if isinstance(value, dict) and set(value) == {"Fn::Base64"} else None
+    if isinstance(join, dict) and set(join) == {"Fn::Join"} and isinstance(join["Fn::Join"], list):
+        separator, parts = join["Fn::Join"]
+        if separator == "" and isinstance(parts, list):
+            return "".join(p if isinstance(p, str) else "deploy-time-value" for p in parts).encode("utf-8")
     if not isinstance(value, str):
         raise AssemblyError(
             f"{where}: the content is not a literal ({json.dumps(value)[:80]}); it cannot be rehearsed."
@@ -130,6 +137,27 @@ def _read_bundle(hook: Hook) -> Hook:
             "bundle_dir": bundle_dir,
         }
     )
+
+
+_FETCH = re.compile(rb"^aws s3 cp [^\n]*\n", re.MULTILINE)
+
+
+def _inlined(hook: Hook, directory: Path) -> Hook:
+    """A loader hook (archive kept as an S3 asset) with the copy from S3 replaced by the staged asset
+    inlined, so that the rest of the loader (checksum, unpacking, runner) runs as it would."""
+    loader = loader_archive(hook.script)
+    if loader is None:
+        return hook
+    digest = loader[0]
+    for path in sorted(directory.glob("asset.*")):
+        if path.is_file() and hashlib.sha256(data := path.read_bytes()).hexdigest() == digest:
+            payload = base64.b64encode(data)
+            inline = b"base64 -d >\"$d/a\" <<'LCC_PAYLOAD' || return 1\n" + payload + b"\nLCC_PAYLOAD\n"
+            match = _FETCH.search(hook.script)
+            if match is not None:
+                script = hook.script[: match.start()] + inline + hook.script[match.end() :]
+                return Hook(**{**hook.__dict__, "script": script})
+    raise AssemblyError(f"{hook.label}: the loader's archive (sha256 {digest}) is not among the assets in {directory}.")
 
 
 def hooks_of_template(template: dict[str, Any], stack: str) -> list[Hook]:
@@ -204,7 +232,7 @@ def find_hooks(
             template = json.loads(template_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise AssemblyError(f"{template_path}: cannot read the template ({err}).") from None
-        hooks += hooks_of_template(template, display)
+        hooks += [_inlined(h, template_path.parent) for h in hooks_of_template(template, display)]
     available = sorted({f"{h.stack}/{h.config} ({h.hook})" for h in hooks})
     if config is not None:
         hooks = [h for h in hooks if h.config == config or h.config_name == config]
