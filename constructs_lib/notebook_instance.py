@@ -17,7 +17,7 @@ from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
 from constructs_lib.private_network import selected_subnet_ids
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 PLATFORMS = ("notebook-al2-v1", "notebook-al2-v2", "notebook-al2-v3", "notebook-al2023-v1")
 AUTO_STOP_MODULE = "idle-autostop"
@@ -126,6 +126,12 @@ class NotebookInstance(Construct):
                 "SageMaker names the lifecycle log streams <instance>/<hook> at run time; the grant covers only "
                 "this instance's streams.",
             )
+            acknowledge_wildcard(
+                policy,
+                f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{LOG_GROUP}:*",
+                "CloudWatch Logs evaluates DescribeLogStreams and CreateLogGroup against the group ARN with ':*'; "
+                "the grant is limited to SageMaker's notebook log group.",
+            )
 
     # -- grants -----------------------------------------------------------------------------------
     def _arns(self) -> list[str]:
@@ -154,8 +160,11 @@ class NotebookInstance(Construct):
             service="logs", resource="log-group", resource_name=LOG_GROUP, arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
         streams = f"{group}:log-stream:{self.notebook_instance_name}/*"
+        # CloudWatch Logs checks these two against the group's ARN with and without its ":*" suffix.
         iam.Grant.add_to_principal(
-            grantee=grantee, actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resource_arns=[group]
+            grantee=grantee,
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            resource_arns=[group, f"{group}:*"],
         )
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=["logs:CreateLogStream", "logs:PutLogEvents"], resource_arns=[streams]

@@ -7,17 +7,17 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Fn
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.bundling import ArchiveLocation, Compression, LifecycleBundle, Module, Target
-from constructs_lib.bundling.archive import BUCKET_PLACEHOLDER, KEY_PLACEHOLDER
+from constructs_lib.bundling.archive import BUCKET_PLACEHOLDER, KEY_PLACEHOLDER, REGION_PLACEHOLDER
 from constructs_lib.errors import LifecycleConfigError
 
-_CONFIG_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_CONFIG_NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 _HOOKS = (("OnCreate", "on-create"), ("OnStart", "on-start"))
 
 
@@ -105,8 +105,10 @@ class NotebookLifecycleConfig(Construct):
             asset = s3_assets.Asset(self, f"{key}Archive", path=str(self._archive_file(bundle)))
             self.archive_assets[key] = asset
             script = bundle.script.decode("utf-8")
-            script = script.replace(BUCKET_PLACEHOLDER, asset.s3_bucket_name).replace(
-                KEY_PLACEHOLDER, asset.s3_object_key
+            script = (
+                script.replace(BUCKET_PLACEHOLDER, asset.s3_bucket_name)
+                .replace(KEY_PLACEHOLDER, asset.s3_object_key)
+                .replace(REGION_PLACEHOLDER, Stack.of(self).region)
             )
             content = Fn.base64(script)
         return [sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(content=content)]

@@ -18,7 +18,7 @@ from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.private_network import selected_subnet_ids
 from constructs_lib.studio_settings import StudioUserSettings
 
-_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 
 
 class AuthMode(Enum):
@@ -112,7 +112,16 @@ class StudioDomain(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         iam.Grant.add_to_principal(
-            grantee=grantee, actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"], resource_arns=[group]
+            grantee=grantee,
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            resource_arns=[group, f"{group}:*"],
+        )
+        self._acknowledge(
+            grantee,
+            "log-group:/aws/sagemaker/studio:*",
+            "CloudWatch Logs evaluates DescribeLogStreams and CreateLogGroup against the group ARN with ':*'; "
+            "the grant is limited to Studio's log group.",
+            service="logs",
         )
         grant = iam.Grant.add_to_principal(
             grantee=grantee,

@@ -14,7 +14,7 @@ from constructs import Construct
 from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Module, Target
 from constructs_lib.errors import LifecycleConfigError
 
-_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,53}$")
+_PREFIX = re.compile(r"^(?=.{1,54}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 HASH_LENGTH = 8
 
 

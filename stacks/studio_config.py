@@ -36,7 +36,7 @@ from stacks.config import (
 STUDIO_CONTEXT_KEY = "studioEnvironment"
 MAX_USER_SHARDS = 100
 _ID = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
-_USER = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_USER = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 APP_TYPES = {t.value: t for t in StudioAppType}
 
 

@@ -76,6 +76,8 @@ class ArchiveLocation(Enum):
 
 BUCKET_PLACEHOLDER = "@BUCKET@"
 KEY_PLACEHOLDER = "@KEY@"
+REGION_PLACEHOLDER = "@REGION@"
+MAX_REGION_CHARS = 20
 MAX_BUCKET_CHARS = 63
 MAX_KEY_CHARS = 128
 """Upper bounds for the asset's bucket name and object key, which are known only at deploy time."""

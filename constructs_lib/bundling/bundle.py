@@ -15,6 +15,8 @@ from constructs_lib.bundling.archive import (
     KEY_PLACEHOLDER,
     MAX_BUCKET_CHARS,
     MAX_KEY_CHARS,
+    MAX_REGION_CHARS,
+    REGION_PLACEHOLDER,
     ArchiveLocation,
     Compression,
     Encoding,
@@ -139,10 +141,9 @@ class LifecycleBundle:
         self.archive = compress(tar_bytes(self.files), compression)
         if archive_location is ArchiveLocation.S3_ASSET:
             self.script = self._loader()
-            # The bucket name and key are filled in at deploy time: count them at their longest.
-            longest = (
-                len(self.script) - len(BUCKET_PLACEHOLDER) - len(KEY_PLACEHOLDER) + MAX_BUCKET_CHARS + MAX_KEY_CHARS
-            )
+            # The bucket name, key and region are filled in at deploy time: count them at their longest.
+            placeholders = len(BUCKET_PLACEHOLDER) + len(KEY_PLACEHOLDER) + len(REGION_PLACEHOLDER)
+            longest = len(self.script) - placeholders + MAX_BUCKET_CHARS + MAX_KEY_CHARS + MAX_REGION_CHARS
             self.encoded_length = encoded_length(longest)
         else:
             self.script = self._script()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-_HEREDOC = re.compile(r"(?<!<)<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(?:'([^']+)'|\"([^\"]+)\"|\\?([^\s;&|<>()'\"]+))")
+_ANY_HEREDOC = re.compile(r"(?<!<)<<(?!<)")
 
 
 def strip_comment_lines(script: str) -> str:
@@ -18,7 +19,7 @@ def strip_comment_lines(script: str) -> str:
     kept = lines[:1]
     pending: list[tuple[bool, str]] = []  # here-documents opened on the current line: (dash, word)
     in_heredoc: tuple[bool, str] | None = None
-    for line in lines[1:]:
+    for number, line in enumerate(lines[1:], start=1):
         if in_heredoc is not None:
             kept.append(line)
             dash, word = in_heredoc
@@ -28,7 +29,11 @@ def strip_comment_lines(script: str) -> str:
         if line.lstrip().startswith("#"):
             continue
         kept.append(line)
-        pending = [(m.group(1) == "-", m.group(3)) for m in _HEREDOC.finditer(line)]
+        found = list(_HEREDOC.finditer(line))
+        if len(found) != len(_ANY_HEREDOC.findall(line)):
+            # A here-document this parser does not understand: keep the rest of the script as it is.
+            return "\n".join(kept + lines[number + 1 :])
+        pending = [(m.group(1) == "-", m.group(2) or m.group(3) or m.group(4)) for m in found]
         if pending:
             in_heredoc = pending.pop(0)
     return "\n".join(kept)

@@ -41,6 +41,21 @@ RESERVED_VARIABLES = frozenset(
         "EUID",
         "PPID",
         "HOSTNAME",
+        # Interpreter start-up hooks: /etc/profile.d also serves root's login shells, so a value pointing
+        # into the user's volume would make root load code the notebook user can write.
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "PERL5LIB",
+        "PERLLIB",
+        "PERL5OPT",
+        "RUBYLIB",
+        "RUBYOPT",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
     }
 )
 """Names that change how shells find programs or behave; set with their own modules or not at all."""

@@ -139,7 +139,7 @@ def _read_bundle(hook: Hook) -> Hook:
     )
 
 
-_FETCH = re.compile(rb"^aws s3 cp [^\n]*\n", re.MULTILINE)
+_FETCH = re.compile(rb"^[^\n]*aws s3 cp [^\n]*\n", re.MULTILINE)
 
 
 def _inlined(hook: Hook, directory: Path) -> Hook:

@@ -81,8 +81,10 @@ def test_the_role_may_read_exactly_the_archive_object(tmp_path: Path) -> None:
 
 
 def loader_script(bundle: LifecycleBundle) -> bytes:
-    return bundle.script.replace(BUCKET_PLACEHOLDER.encode(), b"test-bucket").replace(
-        KEY_PLACEHOLDER.encode(), b"assets/archive.xz"
+    return (
+        bundle.script.replace(BUCKET_PLACEHOLDER.encode(), b"test-bucket")
+        .replace(KEY_PLACEHOLDER.encode(), b"assets/archive.xz")
+        .replace(b"@REGION@", b"eu-west-1")
     )
 
 
@@ -109,7 +111,10 @@ def test_loader_copies_verifies_and_runs_the_modules(s3_sandbox: tuple[Sandbox, 
     for index in range(4):
         assert f"[on-start] [big-{index}] big {index} ran" in result.stdout
     (call,) = sandbox.calls("aws")
-    assert call[1:] == ["s3", "cp", "--only-show-errors", "s3://test-bucket/assets/archive.xz", call[-1]]
+    assert call[1:-1] == [
+        "s3", "cp", "--only-show-errors", "--region", "eu-west-1", "--cli-connect-timeout", "10",
+        "--cli-read-timeout", "30", "s3://test-bucket/assets/archive.xz",
+    ]  # fmt: skip
 
 
 def test_loader_refuses_a_tampered_archive(s3_sandbox: tuple[Sandbox, LifecycleBundle, Path]) -> None:
@@ -127,7 +132,9 @@ def test_loader_without_a_route_to_s3_says_so_and_exits_0(s3_sandbox: tuple[Sand
     (store / "test-bucket" / "assets" / "archive.xz").unlink()
     result = sandbox.run_hook(loader_script(bundle))
     assert result.returncode == 0
-    assert "could not copy s3://test-bucket/assets/archive.xz (is there a route to S3?)" in result.stdout
+    assert (
+        "could not copy s3://test-bucket/assets/archive.xz within 2 minutes (is there a route to S3?)" in result.stdout
+    )
 
 
 def test_loader_passes_bash_n_and_shellcheck(tmp_path: Path) -> None:

@@ -154,3 +154,10 @@ def test_security_groups_without_vpc_are_rejected() -> None:
     sg = ec2.SecurityGroup(s, "Sg", vpc=vpc)
     with pytest.raises(LifecycleConfigError, match="security_groups need a vpc"):
         NotebookInstance(s, "Notebook", security_groups=[sg])
+
+
+def test_names_longer_than_63_characters_are_rejected_even_with_dashes() -> None:
+    with pytest.raises(LifecycleConfigError, match="is invalid"):
+        NotebookInstance(stack(), "Notebook", name="a" + "-" * 100 + "b")
+    with pytest.raises(LifecycleConfigError, match="is invalid"):
+        NotebookLifecycleConfig(stack(), "Config", name="a" + "-" * 62 + "b")

@@ -73,3 +73,15 @@ def test_bundle_carries_the_stripped_script_and_says_so() -> None:
     assert bundle.manifest["modules"][0]["commentsStripped"] is True
     plain = LifecycleBundle(hook="on-start", modules=[Module(name="tidy", script=module.script)])
     assert files_of(plain.script)["modules/01-tidy/run"] == module.script.encode()
+
+
+@pytest.mark.parametrize("opener", ["<<\\EOF", "<<'END-X'", '<< "END X"', "<<-'EOF'"])
+def test_every_quoting_of_a_here_document_word_is_understood(opener: str) -> None:
+    word = opener.split("<<", 1)[1].lstrip("-").strip().strip("'\"").lstrip("\\")
+    script = f"#!/bin/bash\n# gone\ncat >/tmp/x {opener}\n#!/bin/bash\n# kept\n{word}\n# gone too\n"
+    assert strip_comment_lines(script) == f"#!/bin/bash\ncat >/tmp/x {opener}\n#!/bin/bash\n# kept\n{word}\n"
+
+
+def test_an_unparsed_here_document_stops_stripping() -> None:
+    script = "#!/bin/bash\n# gone\ncat <<$(echo EOF)\n# kept\nEOF\n# kept as well\n"
+    assert strip_comment_lines(script) == "#!/bin/bash\ncat <<$(echo EOF)\n# kept\nEOF\n# kept as well\n"

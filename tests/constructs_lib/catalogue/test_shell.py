@@ -69,3 +69,9 @@ def test_environment_rejects_file_names(value: Any) -> None:
         LifecycleConfigError, match=r"^environment_variables: file_name=.* is invalid: .*ending in '\.sh'"
     ):
         environment_variables(variables={"A": "b"}, file_name=value)
+
+
+@pytest.mark.parametrize("name", ["PYTHONPATH", "PYTHONSTARTUP", "PERL5LIB", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS"])
+def test_interpreter_start_up_variables_are_refused(name: str) -> None:
+    with pytest.raises(LifecycleConfigError, match=f"variables='{name}' is invalid"):
+        environment_variables(variables={name: "/home/ec2-user/SageMaker/lib"})
