@@ -18,6 +18,31 @@ _PREFIX = re.compile(r"^(?=.{1,54}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 HASH_LENGTH = 8
 
 
+IDLE_SHUTDOWN_MODULE = "studio-idle-shutdown"
+JUPYTER_PATHS = {"JupyterServer": "/jupyter/default", "JupyterLab": "/jupyterlab/default"}
+"""Where each app's own Jupyter server listens (on http://localhost:8888)."""
+
+
+def _check_idle_shutdown(app_type: StudioAppType, modules: Sequence[Module]) -> None:
+    """The idle-shutdown module watches the app's own Jupyter server: it must be pointed at it."""
+    for module in modules:
+        if module.name != IDLE_SHUTDOWN_MODULE:
+            continue
+        path = JUPYTER_PATHS.get(app_type.value)
+        if path is None:
+            raise LifecycleConfigError(
+                f"StudioLifecycleConfig {app_type.value}: the {IDLE_SHUTDOWN_MODULE} module watches the app's own "
+                "Jupyter server, which this app type does not have; use it in a JupyterServer or JupyterLab config "
+                "(CodeEditor and JupyterLab also have the built-in idle shutdown)."
+            )
+        url = module.settings.get("JUPYTER_URL", "")
+        if not url.rstrip("/").endswith(path):
+            raise LifecycleConfigError(
+                f"StudioLifecycleConfig {app_type.value}: {IDLE_SHUTDOWN_MODULE} jupyter_url {url!r} is not this "
+                f"app's server; give jupyter_url='http://localhost:8888{path}'."
+            )
+
+
 class StudioAppType(Enum):
     """The Studio app a lifecycle config is for."""
 
@@ -64,6 +89,7 @@ class StudioLifecycleConfig(Construct):
                 "starting and ending with a letter or digit (a '-' and an 8-character content hash follow)."
             )
         self.app_type = app_type
+        _check_idle_shutdown(app_type, modules)
         self.bundle = LifecycleBundle(
             hook=app_type.value.lower(),
             modules=modules,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
 from constructs_lib.private_network import PrivateNotebookNetwork
@@ -73,6 +73,11 @@ class StudioStack(LookupFreeStack):
             spec.id: StudioLifecycleConfig(self, spec.id, app_type=spec.app_type, modules=spec.modules)
             for spec in config.lifecycle_configs
         }
+        if config.users:
+            # User stacks deploy after this one and still name the old config while it is replaced: keep
+            # superseded configs instead of failing to delete one that profiles still use.
+            for lifecycle_config in self.lifecycle_configs.values():
+                lifecycle_config.lifecycle_config.apply_removal_policy(RemovalPolicy.RETAIN)
         defaults = app_settings(config.apps, self.lifecycle_configs)
         if config.idle_shutdown is not None:
             defaults = StudioUserSettings(

@@ -70,6 +70,17 @@ USERS = {
     ),
 }
 
+KERNEL_GATEWAY_HOOK = "kernelgateway"
+KERNEL_GATEWAY_USER = UserProfile("root", "/root", "/root", "/tmp/sagemaker-lifecycle", "/tmp/sagemaker-lifecycle/logs")
+"""Studio KernelGateway apps run as root (uid 0) with their home, the persisted volume, at /root."""
+
+
+def profile_for(target: Target, hook: str) -> UserProfile:
+    """The notebook user of a hook: per target, and per app type in Studio."""
+    if target is Target.STUDIO and hook == KERNEL_GATEWAY_HOOK:
+        return KERNEL_GATEWAY_USER
+    return USERS[target]
+
 
 def _runner_file(name: str) -> str:
     return resources.files(RUNNER_PACKAGE).joinpath(name).read_text(encoding="utf-8")
@@ -136,6 +147,7 @@ class LifecycleBundle:
         self.archive_location = archive_location
         self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
         self.description = description
+        self.profile = profile_for(target, hook)
         self._check_modules()
         self.files = self._files()
         self.archive = compress(tar_bytes(self.files), compression)
@@ -205,7 +217,7 @@ class LifecycleBundle:
         return files
 
     def _files(self) -> dict[str, tuple[bytes, int]]:
-        profile = USERS[self.target]
+        profile = self.profile
         env = {
             "NB_USER": profile.user,
             "NB_HOME": profile.home,
@@ -247,7 +259,7 @@ class LifecycleBundle:
         replacements = {
             "@HEADER@": self._header(),
             "@HOOK@": self.hook,
-            "@BUNDLE_BASE@": USERS[self.target].bundle_base,
+            "@BUNDLE_BASE@": self.profile.bundle_base,
             "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
             "@DELIMITER@": delimiter,
             "@SHA256@": _sha256(self.archive),
@@ -263,7 +275,7 @@ class LifecycleBundle:
         replacements = {
             "@HEADER@": self._header(),
             "@HOOK@": self.hook,
-            "@BUNDLE_BASE@": USERS[self.target].bundle_base,
+            "@BUNDLE_BASE@": self.profile.bundle_base,
             "@SHA256@": _sha256(self.archive),
             "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
             "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),

@@ -108,3 +108,23 @@ def test_arn_from_another_stack_is_built_from_the_name_not_exported() -> None:
             ],
         ]
     }
+
+
+def test_idle_shutdown_must_watch_the_apps_own_jupyter_server() -> None:
+    from constructs_lib.catalogue import studio_idle_shutdown
+
+    lab = studio_idle_shutdown()
+    StudioLifecycleConfig(Stack(), "Lab", app_type=StudioAppType.JUPYTER_LAB, modules=[lab])
+    with pytest.raises(LifecycleConfigError, match=r"jupyter_url='http://localhost:8888/jupyter/default'"):
+        StudioLifecycleConfig(Stack(), "Server", app_type=StudioAppType.JUPYTER_SERVER, modules=[lab])
+    server = studio_idle_shutdown(jupyter_url="http://localhost:8888/jupyter/default")
+    StudioLifecycleConfig(Stack(), "Server", app_type=StudioAppType.JUPYTER_SERVER, modules=[server])
+    with pytest.raises(LifecycleConfigError, match="does not have; use it in a JupyterServer or JupyterLab config"):
+        StudioLifecycleConfig(Stack(), "Gateway", app_type=StudioAppType.KERNEL_GATEWAY, modules=[server])
+
+
+def test_kernel_gateway_bundles_run_as_root_with_home_at_root() -> None:
+    config, _ = synth("echo hi", StudioAppType.KERNEL_GATEWAY)
+    env = files_of(config.bundle.script)["bundle.env"].decode()
+    assert "NB_USER=root" in env and "NB_HOME=/root" in env and "PERSIST_DIR=/root" in env
+    assert "sagemaker-user" not in env

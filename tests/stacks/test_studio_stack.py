@@ -162,3 +162,9 @@ def test_a_shard_over_its_limit_fails_synth() -> None:
     users = [{"name": f"u{i}"} for i in range(MAX_USERS_PER_SHARD + 1)]
     with pytest.raises(ConfigError, match=r"would hold 401 users, over 400; raise userShards"):
         add_studio(App(), parse_studio_config(config(users=users, userShards=1)))
+
+
+def test_configs_that_user_stacks_name_are_retained_when_replaced(tmp_path: Path) -> None:
+    templates = synth(config(), tmp_path)
+    configs = [r for r in templates["SageMakerStudio"]["Resources"].values() if r["Type"].endswith("LifecycleConfig")]
+    assert configs and {r.get("DeletionPolicy") for r in configs} == {"Retain"}
