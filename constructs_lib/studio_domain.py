@@ -64,6 +64,10 @@ class StudioDomain(Construct):
         if domain_name is not None:
             _check_name(domain_name, "StudioDomain domain_name")
         self.default_user_settings = default_user_settings or StudioUserSettings()
+        if execution_role is not None and self.default_user_settings.execution_role is not None:
+            raise LifecycleConfigError(
+                "StudioDomain execution_role and default_user_settings.execution_role are both given: give one."
+            )
         self.default_user_settings.validate("StudioDomain default_user_settings")
         self.domain_name = domain_name or self._default_name()
         self.kms_key: kms.IKey = kms_key or kms.Key(

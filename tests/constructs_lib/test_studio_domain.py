@@ -216,3 +216,20 @@ def test_sso_auth_and_bad_auth_mode() -> None:
     assert domain_props(stack)["AppNetworkAccessType"] == "PublicInternetOnly"
     with pytest.raises(LifecycleConfigError, match="auth_mode 'IAM' is invalid"):
         StudioDomain(stack, "Other", vpc=network.vpc, auth_mode="IAM")  # type: ignore[arg-type]
+
+
+def test_two_execution_roles_are_refused() -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack = Stack(App(), "S")
+    network = PrivateNotebookNetwork(stack, "Network")
+    one = iam.Role(stack, "One", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    two = iam.Role(stack, "Two", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    with pytest.raises(LifecycleConfigError, match="both given: give one"):
+        StudioDomain(
+            stack,
+            "Domain",
+            vpc=network.vpc,
+            execution_role=one,
+            default_user_settings=StudioUserSettings(execution_role=two),
+        )
