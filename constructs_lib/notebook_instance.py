@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Names, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,6 +14,7 @@ from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
+from constructs_lib.naming import lower_case_name
 from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
 from constructs_lib.private_network import selected_subnet_ids
 
@@ -173,9 +174,7 @@ class NotebookInstance(Construct):
     # -- helpers ----------------------------------------------------------------------------------
     def _default_name(self) -> str:
         """A lower-case name unique to this construct's path (IAM sees ARNs in one case then)."""
-        unique = Names.unique_resource_name(self, max_length=63, separator="-").lower()
-        cleaned = re.sub(r"[^a-z0-9-]", "", unique).strip("-")
-        return re.sub(r"-{2,}", "-", cleaned)[:63].rstrip("-")
+        return lower_case_name(self, 63)
 
     @staticmethod
     def _validate(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-from aws_cdk import ArnFormat, Names, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,6 +15,7 @@ from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
+from constructs_lib.naming import lower_case_name
 from constructs_lib.private_network import selected_subnet_ids
 from constructs_lib.studio_settings import StudioUserSettings
 
@@ -168,8 +169,7 @@ class StudioDomain(Construct):
             )
 
     def _default_name(self) -> str:
-        unique = Names.unique_resource_name(self, max_length=63, separator="-").lower()
-        return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "", unique)).strip("-")[:63].rstrip("-")
+        return lower_case_name(self, 63)
 
 
 class StudioUserProfile(Construct):

@@ -7,12 +7,13 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-from aws_cdk import Names, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Module, Target
 from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.naming import lower_case_name
 
 _PREFIX = re.compile(r"^(?=.{1,54}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 HASH_LENGTH = 8
@@ -124,6 +125,4 @@ class StudioLifecycleConfig(Construct):
         )
 
     def _default_prefix(self) -> str:
-        unique = Names.unique_resource_name(self, max_length=54, separator="-").lower()
-        cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "", unique)).strip("-")
-        return cleaned[:54].rstrip("-")
+        return lower_case_name(self, 54)
