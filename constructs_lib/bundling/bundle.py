@@ -255,32 +255,31 @@ class LifecycleBundle:
         delimiter = "LCC_PAYLOAD"
         while delimiter.encode() in payload.split(b"\n"):
             delimiter += "_"
-        template = _runner_file("hook.sh.in")
-        replacements = {
-            "@HEADER@": self._header(),
-            "@HOOK@": self.hook,
-            "@BUNDLE_BASE@": self.profile.bundle_base,
-            "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
-            "@DELIMITER@": delimiter,
-            "@SHA256@": _sha256(self.archive),
-            "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
-            "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
-        }
-        for key, value in replacements.items():
-            template = template.replace(key, value)
-        head, tail = template.encode("utf-8").split(b"@PAYLOAD@")
+        filled = self._filled(
+            "hook.sh.in",
+            {
+                "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
+                "@DELIMITER@": delimiter,
+            },
+        )
+        head, tail = filled.split(b"@PAYLOAD@")
         return head + payload + tail
 
     def _loader(self) -> bytes:
+        return self._filled("loader.sh.in", {})
+
+    def _filled(self, template_name: str, extra: dict[str, str]) -> bytes:
+        """A script template of the runner package with this hook's values filled in."""
         replacements = {
             "@HEADER@": self._header(),
             "@HOOK@": self.hook,
             "@BUNDLE_BASE@": self.profile.bundle_base,
+            **extra,
             "@SHA256@": _sha256(self.archive),
             "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
             "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
         }
-        template = _runner_file("loader.sh.in")
+        template = _runner_file(template_name)
         for key, value in replacements.items():
             template = template.replace(key, value)
         return template.encode("utf-8")
