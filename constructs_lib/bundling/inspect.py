@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 import tarfile
+from pathlib import Path
 
 from constructs_lib.bundling.archive import Compression, Encoding, decompress, unescape_binary
 from constructs_lib.errors import LifecycleConfigError
@@ -57,3 +59,31 @@ def unpack(archive: bytes, compression: Compression) -> dict[str, bytes]:
                 assert extracted is not None
                 files[member.name] = extracted.read()
     return files
+
+
+DEPLOY_TIME = "<deploy-time value>"
+"""Stands for a reference (bucket, key, region) in a Content that is filled in at deploy time."""
+
+
+def joined_content(content: object) -> str | None:
+    """The script of a Content that is Fn::Base64 of an empty-separator Fn::Join (an S3 loader names its
+    bucket that way), each reference shown as ``DEPLOY_TIME``; ``None`` for any other Content."""
+    if not (isinstance(content, dict) and list(content) == ["Fn::Base64"]):
+        return None
+    join = content["Fn::Base64"]
+    if not (isinstance(join, dict) and list(join) == ["Fn::Join"] and isinstance(join["Fn::Join"], list)):
+        return None
+    separator, parts = join["Fn::Join"]
+    if separator != "" or not isinstance(parts, list):
+        return None
+    return "".join(part if isinstance(part, str) else DEPLOY_TIME for part in parts)
+
+
+def staged_asset(directory: Path, digest: str) -> bytes | None:
+    """The content of the asset file staged in a cloud assembly directory whose sha256 is ``digest``."""
+    for path in sorted(directory.glob("asset.*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+    return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import lzma
 import re
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.bundling.inspect import files_of, loader_archive
+from constructs_lib.bundling.inspect import files_of, joined_content, loader_archive, staged_asset
 from constructs_lib.errors import LifecycleConfigError
 
 NOTEBOOK_CONFIG = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
@@ -92,11 +91,9 @@ def _content(value: object, where: str) -> bytes:
     Fn::Join whose references (an S3 loader's bucket) become a placeholder."""
     if isinstance(value, dict) and set(value) == {"Fn::Base64"} and isinstance(value["Fn::Base64"], str):
         return value["Fn::Base64"].encode("utf-8")
-    join = value.get("Fn::Base64") if isinstance(value, dict) and set(value) == {"Fn::Base64"} else None
-    if isinstance(join, dict) and set(join) == {"Fn::Join"} and isinstance(join["Fn::Join"], list):
-        separator, parts = join["Fn::Join"]
-        if separator == "" and isinstance(parts, list):
-            return "".join(p if isinstance(p, str) else "deploy-time-value" for p in parts).encode("utf-8")
+    joined = joined_content(value)
+    if joined is not None:
+        return joined.encode("utf-8")
     if not isinstance(value, str):
         raise AssemblyError(
             f"{where}: the content is not a literal ({json.dumps(value)[:80]}); it cannot be rehearsed."
@@ -149,14 +146,11 @@ def _inlined(hook: Hook, directory: Path) -> Hook:
     if loader is None:
         return hook
     digest = loader[0]
-    for path in sorted(directory.glob("asset.*")):
-        if path.is_file() and hashlib.sha256(data := path.read_bytes()).hexdigest() == digest:
-            payload = base64.b64encode(data)
-            inline = b"base64 -d >\"$d/a\" <<'LCC_PAYLOAD' || return 1\n" + payload + b"\nLCC_PAYLOAD\n"
-            match = _FETCH.search(hook.script)
-            if match is not None:
-                script = hook.script[: match.start()] + inline + hook.script[match.end() :]
-                return Hook(**{**hook.__dict__, "script": script})
+    data = staged_asset(directory, digest)
+    match = _FETCH.search(hook.script)
+    if data is not None and match is not None:
+        inline = b"base64 -d >\"$d/a\" <<'LCC_PAYLOAD' || return 1\n" + base64.b64encode(data) + b"\nLCC_PAYLOAD\n"
+        return Hook(**{**hook.__dict__, "script": hook.script[: match.start()] + inline + hook.script[match.end() :]})
     raise AssemblyError(f"{hook.label}: the loader's archive (sha256 {digest}) is not among the assets in {directory}.")
 
 

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.bundling.archive import escape_binary
-from constructs_lib.bundling.inspect import archive_of, files_of, loader_archive, unpack
+from constructs_lib.bundling.inspect import (
+    DEPLOY_TIME,
+    archive_of,
+    files_of,
+    joined_content,
+    loader_archive,
+    staged_asset,
+    unpack,
+)
 from constructs_lib.bundling.limits import CONTENT_LIMIT_CHARS, HOOK_TIMEOUT_SECONDS, RESERVED_SECONDS
 
 NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
@@ -264,28 +272,11 @@ def _script_of(content: object) -> tuple[bytes, int]:
     if isinstance(content, dict) and list(content) == ["Fn::Base64"] and isinstance(content["Fn::Base64"], str):
         script = content["Fn::Base64"].encode("utf-8")
         return script, len(base64.b64encode(script))
-    joined = _joined(content)
+    joined = joined_content(content)
     if joined is not None:
         script = joined.encode("utf-8")
         return script, len(base64.b64encode(script))
     raise ReviewError("Content is not a literal string, so it cannot be decoded at review time.")
-
-
-DEPLOY_TIME = "<deploy-time value>"
-
-
-def _joined(content: object) -> str | None:
-    """Fn::Base64 of Fn::Join of literals and references (an S3 loader names its bucket that way), with
-    each reference shown as a placeholder."""
-    if not (isinstance(content, dict) and list(content) == ["Fn::Base64"]):
-        return None
-    join = content["Fn::Base64"]
-    if not (isinstance(join, dict) and list(join) == ["Fn::Join"] and isinstance(join["Fn::Join"], list)):
-        return None
-    separator, parts = join["Fn::Join"]
-    if separator != "" or not isinstance(parts, list):
-        return None
-    return "".join(part if isinstance(part, str) else DEPLOY_TIME for part in parts)
 
 
 def _name_of(resource: Mapping[str, Any]) -> str | None:
@@ -321,7 +312,9 @@ def _decode(
     loader = loader_archive(script)
     if loader is not None:
         digest, compression = loader
-        archive = _asset_with(digest, template.parent)
+        archive = staged_asset(template.parent, digest)
+        if archive is None:
+            raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {template.parent}.")
         try:
             files = unpack(archive, compression)
         except (ValueError, EOFError, lzma.LZMAError, tarfile.TarError, OSError) as err:
@@ -354,16 +347,6 @@ def _decode(
         modules=_modules_of(files),
         **common,
     )
-
-
-def _asset_with(digest: str, directory: Path) -> bytes:
-    """The staged asset file of the assembly whose sha256 is ``digest`` (an S3 loader's archive)."""
-    for path in sorted(directory.glob("asset.*")):
-        if path.is_file():
-            data = path.read_bytes()
-            if sha256(data) == digest:
-                return data
-    raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {directory}.")
 
 
 def _modules_of(files: Mapping[str, bytes]) -> tuple[ModuleView, ...]:
