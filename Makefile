@@ -11,7 +11,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # sudo and cron for the rehearsal, and a system python with boto3 that the notebook user can run (as
 # JupyterSystemEnv's on an instance) for the auto-stop module in the rehearsal.
 SYSTEM_DEPS := "command -v xz:xz-utils" "command -v sudo:sudo" "command -v crontab:cron" \
-	"command -v setsid:util-linux" "command -v unshare:util-linux" "/usr/bin/python3 -c 'import boto3':python3-boto3"
+	"command -v setsid:util-linux" "command -v unshare:util-linux" "/usr/bin/python3 -c 'import boto3':python3-boto3" \
+	"command -v bwrap:bubblewrap"
 
 .PHONY: setup synth test lint format typecheck pytest system-deps clean deploy-local
 
