@@ -1,18 +1,21 @@
-"""``rehearse``: run the lifecycle hooks of a synthesized app for real, twice, in an instance-like root,
-and report what each module did, how long it took, what it changed, and whether a second run
-changes anything again.
+"""``rehearse``: run the lifecycle hooks of a synthesized app for real, twice, in a bubblewrap sandbox
+that looks like an instance, and report what each module did, how long it took, what it changed,
+and whether a second run changes anything again.
 
     rehearse ASSEMBLY [--stack S] [--config LOGICAL_ID] [--hook OnStart|OnCreate|<StudioAppType>]
-             [--json FILE|-] [--stub NAME ...] [--keep DIR] [--mode auto|namespace|directory]
+             [--json FILE|-] [--stub NAME ...] [--keep DIR] [--mode auto|uid-range|one-uid]
 
 Exit status: 0 when every rehearsed hook passed, 1 when a problem was found (a module failed or
 ran over its budget, the hook passed SageMaker's 5-minute limit, or the second run changed the
-state), 2 when the rehearsal could not be done (bad assembly or selection, missing programs).
+state), 2 when the rehearsal could not be done (bad assembly or selection, missing programs, no
+bubblewrap), 130 or 143 when stopped by SIGINT or SIGTERM (everything it started is stopped first).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import json
 import os
 import shutil
@@ -20,20 +23,27 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, Any
 
 from constructs_lib.bundling.limits import HOOK_TIMEOUT_SECONDS
+from constructs_lib.rehearse import sandbox
 from constructs_lib.rehearse.assembly import STUDIO_TARGET, AssemblyError, Hook, find_hooks
-from constructs_lib.rehearse.engine import DEFAULT_STUBS, SYSTEM_PATH
+from constructs_lib.rehearse.programs import DEFAULT_STUBS, ONE_UID_STUBS, programs
 from constructs_lib.rehearse.report import hook_report, render_text
 
 ENGINE = Path(__file__).with_name("engine.py")
-MODES = ("auto", "namespace", "directory")
-REQUIRED = ("bash", "tar", "base64", "sha256sum", "timeout", "setsid", "awk", "mkfifo", "env")
-NAMESPACE_FLAGS = ("--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--net", "--uts", "--ipc")
+MODES = ("auto", "uid-range", "one-uid")
+SYSTEM_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
+REQUIRED = ("bash", "tar", "base64", "sha256sum", "timeout", "setsid", "setpriv", "awk", "mkfifo", "env", "getent")
+RESULT_LIMIT = 64 << 20
+STDERR_TAIL = 20
 RUNS = 2
 DEFAULT_BACKGROUND_WAIT = 600
+HOSTNAME = "sagemaker-rehearsal"
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 
@@ -42,40 +52,29 @@ class RehearsalError(Exception):
     """The rehearsal cannot be done here; the message says what is missing."""
 
 
-def namespace_support() -> tuple[bool, bool, str]:
-    """(usable, needs a user namespace, why not) for the namespace mode on this machine."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False, False, "unshare not found (install util-linux)"
-    userns = os.geteuid() != 0
-    probe = [unshare, *NAMESPACE_FLAGS, *(("--user", "--map-root-user") if userns else ()), "true"]
-    try:
-        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return False, userns, str(err)
-    if result.returncode != 0:
-        return False, userns, result.stderr.strip() or f"unshare exited {result.returncode}"
-    return True, userns, ""
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; everything the rehearsal started has been stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}; everything it started was stopped")
+        self.signum = signum
 
 
-def choose_mode(requested: str) -> tuple[str, bool, str]:
-    """(mode, user namespace, note) for ``--mode``; raises when namespace mode is asked for but impossible."""
-    if requested == "directory":
-        return "directory", False, "directory mode was asked for"
-    usable, userns, why = namespace_support()
-    if usable:
-        return "namespace", userns, ""
-    if requested == "namespace":
-        raise RehearsalError(f"namespace mode is not available here: {why}")
-    return "directory", False, f"namespaces are not available ({why}); fell back to the weaker directory mode"
+def choose_mode(requested: str) -> str:
+    """``uid-range`` (real users inside: needs root, to map the sandbox's uids) or ``one-uid``."""
+    if requested == "uid-range" and os.geteuid() != 0:
+        raise RehearsalError("--mode uid-range needs root (it maps 65536 unused uids into the sandbox).")
+    if requested == "auto":
+        return "uid-range" if os.geteuid() == 0 else "one-uid"
+    return requested
 
 
-def stubs_for(mode: str, userns: bool, extra: list[str]) -> list[str]:
+def stubs_for(mode: str, extra: list[str]) -> list[str]:
     stubs = list(DEFAULT_STUBS)
-    if mode == "directory" or userns:
-        stubs += ["sudo", "chown", "chgrp", "crontab"]
-    else:
-        stubs += [name for name in ("crontab", "sudo") if shutil.which(name, path=SYSTEM_PATH) is None]
+    if mode == "one-uid":
+        stubs += ONE_UID_STUBS
+    elif shutil.which("crontab", path=SYSTEM_PATH) is None:
+        stubs.append("crontab")
     for name in extra:
         if name not in stubs:
             stubs.append(name)
@@ -92,7 +91,7 @@ def check_programs(hooks: list[Hook]) -> None:
     if missing:
         raise RehearsalError(
             f"missing programs the hook needs: {', '.join(missing)} (on Debian: `make system-deps`, or "
-            "apt-get install xz-utils sudo cron util-linux)."
+            "apt-get install xz-utils cron util-linux)."
         )
 
 
@@ -117,59 +116,132 @@ def resource_metadata(hook: Hook) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def spec_for(
-    hook: Hook, workdir: Path, *, mode: str, userns: bool, stubs: list[str], keep: Path | None, limit: int, wait: int
-) -> dict[str, Any]:
+def spec_for(hook: Hook, lay: sandbox.Layout, *, mode: str, keep: bool, limit: int, wait: int) -> dict[str, Any]:
     settings = hook.settings
+    user, home = settings["NB_USER"], settings["NB_HOME"]
+    identity, uid, gid = sandbox.identity_files(user, home, hook.target)
     return {
-        "mode": mode,
-        "userns": userns,
-        "workdir": str(workdir),
         "label": hook.label,
         "hook": hook.bundle_hook or hook.hook.lower(),
         "target": hook.target,
-        "script": f"{hook.slug}.sh",
-        "user": settings["NB_USER"],
-        "home": settings["NB_HOME"],
+        "script": f"{sandbox.CONTROL}/hooks/{hook.slug}.sh",
+        "control": sandbox.CONTROL,
+        "out": sandbox.OUT,
+        "host_etc": sandbox.HOST_ETC,
+        "read_only": lay.read_only,
+        "fresh_in_etc": list(sandbox.FRESH_IN_ETC),
+        "modes": sandbox.FRESH_MODES,
+        "identity": {name: [text, mode] for name, (text, mode) in identity.items()},
+        "one_uid": mode == "one-uid",
+        "user": user,
+        "uid": uid,
+        "gid": gid,
+        "home": home,
         "persist": settings["PERSIST_DIR"],
         "log_dir": settings["LOG_DIR"],
-        "background": [{"name": m.name, "budget": m.budget_seconds} for m in hook.modules if m.mode == "background"],
-        "stubs": stubs,
+        "modules": [{"name": m.name, "mode": m.mode, "budget": m.budget_seconds} for m in hook.modules],
         "runs": RUNS,
         "hook_limit": limit,
         "background_wait": wait,
         "resource_metadata": resource_metadata(hook),
-        "hostname": "sagemaker-rehearsal",
-        "keep": str(keep) if keep else None,
+        "keep": keep,
     }
 
 
-def run_engine(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """Run the engine for one hook (inside fresh namespaces, or as a subreaper) and read its results."""
-    spec_path = workdir / "spec.json"
-    spec_path.write_text(json.dumps(spec, indent=1))
-    command = [sys.executable, "-I", str(ENGINE), str(spec_path)]
-    if spec["mode"] == "namespace":
-        extra = ("--user", "--map-root-user") if spec["userns"] else ()
-        command = [shutil.which("unshare") or "unshare", *NAMESPACE_FLAGS, *extra, *command]
-    limit = RUNS * (spec["hook_limit"] + spec["background_wait"] + 30) + 60
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+def _forward(stream: IO[bytes], tail: collections.deque[str]) -> None:
+    """Pass the sandbox's progress lines on to stderr as they come; keep the last few for errors."""
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\n")[:2000]
+        tail.append(line)
+        print(line, file=sys.stderr, flush=True)
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    """The engine's result.json (written inside the sandbox: never followed through a link, bounded)."""
     try:
-        out, err = proc.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise RehearsalError(f"{spec['label']}: the rehearsal itself did not finish within {limit}s") from None
-    result_path = workdir / "control" / "result.json"
-    if not result_path.exists():
-        raise RehearsalError(f"{spec['label']}: the rehearsal failed to start (exit {proc.returncode}): {err or out}")
-    result: dict[str, Any] = json.loads(result_path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(RESULT_LIMIT + 1)
+    if len(data) > RESULT_LIMIT:
+        raise RehearsalError(f"the sandbox's result file is larger than {RESULT_LIMIT >> 20} MiB")
+    try:
+        result = json.loads(data)
+    except ValueError as err:
+        raise RehearsalError(f"the sandbox's result file is not JSON: {err}") from None
+    return result if isinstance(result, dict) else None
+
+
+def prepare(workdir: Path, hook: Hook, spec: dict[str, Any], stubs: list[str]) -> tuple[Path, Path]:
+    """The control directory (read-only inside: programs, hook, engine, spec) and the output one."""
+    control, out = workdir / "control", workdir / "out"
+    for path in (control / "bin", control / "hooks", control / "out", control / "host-etc", out):
+        path.mkdir(parents=True)
+    (control / "hooks" / f"{hook.slug}.sh").write_bytes(hook.script)
+    real_timeout = next((f"{d}/timeout" for d in ("/usr/bin", "/bin") if os.access(f"{d}/timeout", os.X_OK)), "")
+    files = programs(
+        stubs, calls=f"{sandbox.OUT}/calls.log", ctl=f"{sandbox.OUT}/ctl", real_timeout=real_timeout,
+        one_uid=spec["one_uid"],
+    )  # fmt: skip
+    for name, text in files.items():
+        (control / "bin" / name).write_text(text)
+        (control / "bin" / name).chmod(0o755)
+    shutil.copy(ENGINE, control / "engine.py")
+    (control / "spec.json").write_text(json.dumps(spec, indent=1))
+    for path in [control, *control.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() or path.parent.name == "bin" else 0o644)  # read inside
+    if os.geteuid() == 0:
+        os.chown(out, sandbox.SANDBOX_HOST_ID, sandbox.SANDBOX_HOST_ID)  # the sandbox's root writes here
+    return control, out
+
+
+def run_sandbox(spec: dict[str, Any], lay: sandbox.Layout, control: Path, out: Path) -> dict[str, Any]:
+    """Run the engine for one hook in bubblewrap; its results. Always stops the sandbox before returning."""
+    command = [sandbox.python_inside(), "-I", f"{sandbox.CONTROL}/engine.py", f"{sandbox.CONTROL}/spec.json"]
+    argv = sandbox.bwrap_command(lay, control=control, out=out, command=command, hostname=HOSTNAME)
+    limit = RUNS * (spec["hook_limit"] + spec["background_wait"] + 30) + 60
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
+    proc = None
+    try:
+        proc = sandbox.start(argv, one_uid=spec["one_uid"], stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        forward = threading.Thread(target=_forward, args=(proc.stderr, tail), daemon=True)
+        forward.start()
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise RehearsalError(f"{spec['label']}: the rehearsal itself did not finish within {limit}s") from None
+        forward.join(timeout=5)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()  # bwrap's --die-with-parent: the whole sandbox dies with it
+            proc.wait()
+    result = _read_result(out / "result.json")
+    if result is None:
+        why = " | ".join(line for line in tail if line) or f"exit {proc.returncode if proc else '?'}"
+        raise RehearsalError(f"{spec['label']}: the sandbox failed to start: {why}")
     if result.get("error") and not result.get("runs"):
-        raise RehearsalError(f"{spec['label']}: could not build the instance-like root: {result['error']}")
+        raise RehearsalError(f"{spec['label']}: could not prepare the sandbox: {result['error']}")
     return result
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` (so that every ``finally`` stops and removes what it made)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def rehearse(
@@ -181,37 +253,43 @@ def rehearse(
     limit: int = HOOK_TIMEOUT_SECONDS,
     background_wait: int = DEFAULT_BACKGROUND_WAIT,
 ) -> list[dict[str, Any]]:
-    """Rehearse each hook in its own fresh root; the report of each."""
+    """Rehearse each hook in its own fresh sandbox; the report of each."""
+    try:
+        sandbox.bwrap()
+        sandbox.python_inside()
+    except sandbox.SandboxError as err:
+        raise RehearsalError(str(err)) from None
     check_programs(hooks)
-    chosen, userns, why = choose_mode(mode)
-    names = stubs_for(chosen, userns, stubs or [])
-    label = "namespace-user" if chosen == "namespace" and userns else chosen
+    chosen = choose_mode(mode)
+    names = stubs_for(chosen, stubs or [])
+    lay = sandbox.layout()
     reports = []
-    for hook in hooks:
-        workdir = Path(tempfile.mkdtemp(prefix="lcc-rehearse-"))
-        try:
-            control = workdir / "control"
-            (control / "hooks").mkdir(parents=True)
-            (control / "hooks" / f"{hook.slug}.sh").write_bytes(hook.script)
-            os.chmod(control / "hooks", 0o755)  # noqa: S103  # read by the hook as the Studio user
-            kept = keep / hook.slug if keep else None
-            if kept:
-                kept.mkdir(parents=True, exist_ok=True)
-            spec = spec_for(
-                hook, workdir, mode=chosen, userns=userns, stubs=names, keep=kept, limit=limit, wait=background_wait
-            )
-            result = run_engine(spec, workdir)
-            if why:
-                result.setdefault("notes", []).insert(0, why)
-            reports.append(hook_report(hook, result, mode=label, stubs=names, limit=limit))
-            if kept:
-                for item in control.iterdir():
-                    if item.is_file() and not item.is_fifo():
-                        shutil.copy2(item, kept / item.name)
-                shutil.copytree(control / "hooks", kept / "hooks", dirs_exist_ok=True)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with stopped_by_signals():
+        for hook in hooks:
+            workdir = Path(tempfile.mkdtemp(prefix="lcc-rehearse-", dir=sandbox.workdir_parent()))
+            workdir.chmod(0o711)  # the sandbox's root reaches control/ and out/ (only)
+            try:
+                spec = spec_for(hook, lay, mode=chosen, keep=keep is not None, limit=limit, wait=background_wait)
+                control, out = prepare(workdir, hook, spec, names)
+                result = run_sandbox(spec, lay, control, out)
+                reports.append(hook_report(hook, result, mode=chosen, stubs=names, limit=limit))
+                if keep:
+                    kept = keep / hook.slug
+                    kept.mkdir(parents=True, exist_ok=True)
+                    _keep(out, control, kept)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
     return reports
+
+
+def _keep(out: Path, control: Path, kept: Path) -> None:
+    """Copy the run outputs, calls, results and changed files (never following a link made inside)."""
+    for item in out.iterdir():
+        if item.is_file() and not item.is_symlink():
+            shutil.copyfile(item, kept / item.name, follow_symlinks=False)
+    if (out / "changed").is_dir() and not (out / "changed").is_symlink():
+        shutil.copytree(out / "changed", kept / "changed", symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(control / "hooks", kept / "hooks", dirs_exist_ok=True)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -232,7 +310,11 @@ def parser() -> argparse.ArgumentParser:
         help=f"replace command NAME by a recording stand-in (repeatable; always: {' '.join(DEFAULT_STUBS)})",
     )  # fmt: skip
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep hook scripts, outputs, calls and changed files here")
-    p.add_argument("--mode", choices=MODES, default="auto", help="auto (default): namespace when possible")
+    p.add_argument(
+        "--mode", choices=MODES, default="auto",
+        help="users in the bubblewrap sandbox: uid-range (real distinct users; needs root) or one-uid; "
+        "auto (default): uid-range as root",
+    )  # fmt: skip
     p.add_argument(
         "--hook-limit", type=int, default=HOOK_TIMEOUT_SECONDS, metavar="SECONDS",
         help=f"time a hook may block (default {HOOK_TIMEOUT_SECONDS}, SageMaker's limit)",
@@ -262,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     except (AssemblyError, RehearsalError) as err:
         print(f"rehearse: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:
+        print(f"rehearse: {err}", file=sys.stderr)
+        return 128 + err.signum
     ok = all(r["ok"] for r in reports)
     document = {"ok": ok, "hooks": reports}
     text = render_text(reports)

@@ -18,18 +18,15 @@ HOOK_SOURCE = "(hook and runner)"
 RUN_NAMES = {1: "creation", 2: "start"}
 
 MODE_NOTES = {
-    "namespace": (
-        "namespace: private mount, PID, network, UTS and IPC namespaces; overlay root (writes stay in the "
-        "namespace); real bash, sudo, tar and xz; the notebook user exists only inside"
+    "uid-range": (
+        "bubblewrap sandbox: new user, mount, PID, IPC, UTS and network namespaces, this machine's system "
+        "directories read-only, fresh /etc /home /root /tmp /run /opt /var/{tmp,log,spool}; capabilities only "
+        "over the sandbox's own uids (this machine's unused uids from 0x70000000); real users, chown, crontab; "
+        "sudo switches user with setpriv"
     ),
-    "namespace-user": (
-        "namespace (unprivileged user namespace): private namespaces and overlay root, but without other users: "
-        "sudo and chown are stand-ins, files belong to root, and writes to this machine's root-owned files fail"
-    ),
-    "directory": (
-        "directory (WEAKER): a directory stands in for / through LCC_ROOT; sudo, chown and crontab are stand-ins, "
-        "so everything runs as the invoking user, and a module that ignores LCC_ROOT (absolute paths, root's HOME) "
-        "reaches this machine"
+    "one-uid": (
+        "bubblewrap sandbox with one uid (run without root): namespaces and read-only system directories as "
+        "with root, but no other users: sudo, chown, chgrp and crontab are stand-ins and files belong to root"
     ),
 }
 
@@ -281,8 +278,8 @@ def render_text(reports: list[dict[str, Any]]) -> str:
         count = len(report["runs"][0]["modules"]) if report["runs"] else 0
         out.append(f"== {report['label']}  ({report['target']}, {count} modules)")
         out.append(f"mode: {report['modeNote']}")
-        if user and report["mode"] == "namespace":
-            out.append(f"user: {user.get('name')} (uid {user.get('uid')}, gid {user.get('gid')}, inside only)")
+        if user and report["mode"] == "uid-range":
+            out.append(f"user: {user.get('name')} (uid {user.get('uid')}, gid {user.get('gid')}, the sandbox's own)")
         elif user:
             out.append(
                 f"user: {user.get('name')} does not exist: its modules run as the rehearsal's user (sudo stand-in)"
