@@ -97,8 +97,8 @@ exit 0""".replace("@ENV_PYTHON@", ENV_PYTHON),
   done
   dir="$HOME/.local/share/jupyter/kernels/${name:-python3}"
   mkdir -p "$dir"
-  spec='{"argv": ["%s", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "%s", '
-  printf "$spec"'"language": "python"}\n' "$0" "${display:-$name}" >"$dir/kernel.json"
+  printf '{"argv": ["%s", "-m", "ipykernel_launcher", "-f", "{connection_file}"], ' "$0" >"$dir/kernel.json"
+  printf '"display_name": "%s", "language": "python"}\n' "${display:-$name}" >>"$dir/kernel.json"
   echo "Installed kernelspec $name in $dir"
 fi
 exit 0""",

@@ -83,4 +83,4 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("usage: rehearse ")
-    assert "--mode {auto,namespace,directory}" in result.stdout
+    assert "--mode {auto,uid-range,one-uid}" in result.stdout

@@ -64,7 +64,7 @@ def check_the_problems_are_named(run: dict[str, Any]) -> None:
 
 def test_each_problem_names_its_module(namespace_run: dict[str, Any]) -> None:
     check_the_problems_are_named(namespace_run)
-    assert namespace_run["report"]["hooks"][0]["mode"] == "namespace"
+    assert namespace_run["report"]["hooks"][0]["mode"] == "uid-range"
 
 
 def test_files_are_attributed_to_the_module_that_wrote_them(namespace_run: dict[str, Any]) -> None:
@@ -104,16 +104,18 @@ def test_the_broken_rehearsal_leaves_this_machine_unchanged(namespace_run: dict[
     assert rehearsal_processes() == []
 
 
-def test_directory_mode_reports_the_same_problems(
+def test_one_uid_mode_reports_the_same_problems(
     broken_assembly: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Without root the sandbox has one uid: the same problems, with sudo, chown and crontab stand-ins."""
     config = logical_id(broken_assembly, "Broken")
-    run = rehearse(broken_assembly, tmp_path, capsys, "--config", config, "--mode", "directory", "--stub", "aws")
+    run = rehearse(broken_assembly, tmp_path, capsys, "--config", config, "--mode", "one-uid", "--stub", "aws")
     check_the_problems_are_named(run)
     hook = run["report"]["hooks"][0]
-    assert hook["mode"] == "directory"
-    assert "WEAKER" in hook["modeNote"] and "mode: directory (WEAKER)" in run["text"]
+    assert hook["mode"] == "one-uid" and "mode: bubblewrap sandbox with one uid" in run["text"]
     assert {"sudo", "chown", "crontab"} <= set(hook["stubs"])
+    condarc = modules_of(run, 1)["appends-condarc"]["changes"][0]
+    assert condarc["owner"] == "root:root"  # one uid: the notebook user's files are root's
     assert run["after"] == run["before"]
     assert rehearsal_processes() == []
 

@@ -44,7 +44,7 @@ def test_every_hook_of_the_default_app_is_rehearsed_and_passes(
     assert {(h["config"], h["hook"]) for h in report["hooks"]} == expected_hooks(default_assembly)
     assert {h["target"] for h in report["hooks"]} == {"notebook-instance", "studio"}
     for hook in report["hooks"]:
-        assert hook["mode"] == "namespace"  # CI runs as root: the strong mode, never the fallback
+        assert hook["mode"] == "uid-range"  # CI runs as root: real distinct users in the sandbox
         assert [run["name"] for run in hook["runs"]] == ["creation", "start"]
         assert hook["idempotent"] is True
         for run in hook["runs"]:
@@ -60,7 +60,8 @@ def test_the_notebook_hook_ran_as_on_an_instance(default_rehearsal: dict[str, ob
     assert isinstance(report, dict)
     hook = next(h for h in report["hooks"] if h["hook"] == "OnStart")
     first = {m["name"]: m for m in hook["runs"][0]["modules"]}
-    # The notebook user exists inside (not on this machine) and owns what it wrote.
+    # The notebook user is the sandbox's own (uid 1000, whatever this machine has) and owns what it wrote.
+    assert hook["user"] == {"name": "ec2-user", "uid": 1000, "gid": 1000}
     condarc = next(c for c in first["conda-persistent-envs"]["changes"] if c["path"] == "/home/ec2-user/.condarc")
     assert (condarc["change"], condarc["owner"], condarc["mode"]) == ("created", "ec2-user:ec2-user", "0644")
     # systemctl is a recording stand-in; the real crontab wrote the user's spool inside the root.
