@@ -130,7 +130,7 @@ def spec_for(hook: Hook, lay: sandbox.Layout, *, mode: str, keep: bool, limit: i
         "host_etc": sandbox.HOST_ETC,
         "read_only": lay.read_only,
         "fresh_in_etc": list(sandbox.FRESH_IN_ETC),
-        "modes": sandbox.FRESH_MODES,
+        "modes": sandbox.fresh_modes(),
         "identity": {name: [text, mode] for name, (text, mode) in identity.items()},
         "one_uid": mode == "one-uid",
         "user": user,

@@ -321,6 +321,7 @@ class Engine:
                 self.close_interval()
                 self.active[fields[1]] = (fields[2], time.monotonic())
                 self.module_starts.setdefault(fields[2], time.monotonic())
+                self.progress(f"{fields[2]}: started")
             elif fields[0] == "end" and len(fields) == 4 and fields[3].isdigit():
                 ended = time.monotonic()
                 self.close_interval()

@@ -51,6 +51,19 @@ NEW_ENTRIES = ("/usr/local/lib", "/var/lib")
 ``/var/lib/sagemaker-lifecycle``): a tmpfs
 holding this machine's entries read-only, as every parent of a fresh directory is."""
 FRESH_MODES = {"/tmp": "1777", "/var/tmp": "1777", "/root": "0700", "/run/lock": "1777", "/opt/ml/metadata": "0755"}
+CRON_SPOOL = "/var/spool/cron/crontabs"
+
+
+def fresh_modes() -> dict[str, str]:
+    """Directories the engine makes in the fresh ones (octal modes, root's): an instance's, and the cron
+    spool as this machine's cron expects it (Debian's crontabs/, when this machine has it)."""
+    modes = dict(FRESH_MODES)
+    if os.path.isdir(CRON_SPOOL):
+        modes["/var/spool/cron"] = "0755"
+        modes[CRON_SPOOL] = f"{stat.S_IMODE(os.stat(CRON_SPOOL).st_mode):04o}"
+    return modes
+
+
 FRESH_IN_ETC = ("profile.d", "sudoers.d", "cron.d")
 CAPABILITIES = (
     "CAP_CHOWN",

@@ -10,8 +10,14 @@ import pytest
 from aws_cdk import App, Duration, Stack
 
 from constructs_lib import Mode, Module, NotebookLifecycleConfig, RunAs
+from constructs_lib.catalogue import conda_env_kernels, conda_packages_background, conda_persistent_envs
+from constructs_lib.rehearse.sandbox import ID_COUNT, SANDBOX_HOST_ID
 
 DAEMON_MARK = "31415"  # `sleep 31415`: the process a module leaves behind
+SURVIVOR_MARK = "31417"  # `sleep 31417`: a process that ignores signals and tries to outlive the rehearsal
+ESCAPE_TARGET = "/var/tmp/lcc-escape-target"  # this machine's directory the escape module tries to write in
+ESCAPE_MARKER = ".lcc-escape-marker"  # the file it tries to create in every mount it finds
+SYSCTLS = ("kernel/core_pattern", "vm/swappiness", "kernel/domainname", "kernel/pid_max")
 
 # Files and directories a rehearsal would touch if it leaked out of its root.
 WATCHED_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/hosts", "/etc/hostname")
@@ -79,6 +85,85 @@ def rehearsal_processes() -> list[str]:
     return found
 
 
+def sandbox_processes() -> list[str]:
+    """Live processes of this machine whose uid is one of the sandbox's (any rehearsal run as root)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        state = next(line for line in status.splitlines() if line.startswith("State:")).split()[1]
+        if SANDBOX_HOST_ID <= uid < SANDBOX_HOST_ID + ID_COUNT and state != "Z":
+            found.append(f"{entry}: uid {uid}")
+    return found
+
+
+# Each attempt prints "<name>: blocked" or "<name>: ESCAPED"; this machine is checked by the test too.
+ESCAPES = rf"""#!/bin/bash
+target={ESCAPE_TARGET}
+attempt() {{ if "${{@:2}}" >/dev/null 2>&1; then echo "$1: ESCAPED"; else echo "$1: blocked"; fi; }}
+chroot_escape() {{
+  python3 - "$target" <<'PY'
+import os, sys
+os.makedirs("/tmp/jail", exist_ok=True)
+fd = os.open("/", os.O_RDONLY)
+os.chroot("/tmp/jail")
+os.fchdir(fd)
+for _ in range(64):
+    os.chdir("..")
+os.chroot(".")
+open(sys.argv[1] + "/chroot", "w").write("escaped")
+PY
+}}
+attempt chroot chroot_escape
+attempt sysctl sysctl -w kernel.core_pattern='|/tmp/pwn'
+attempt proc-sys sh -c 'echo 0 >/proc/sys/vm/swappiness'
+attempt proc-1-root sh -c 'mkdir -p /proc/1/root$0 && echo x >/proc/1/root$0/proc-root && test -e $0/proc-root && false' "$target"
+attempt mknod mknod /tmp/disk b 8 0
+attempt remount mount -o remount,rw /usr
+attempt mount-proc mount -t proc proc /tmp
+attempt new-userns-remount unshare -Urm sh -c 'mount -o remount,rw /usr && touch /usr/{ESCAPE_MARKER}'
+wrote=0
+while read -r _ _ _ _ point _; do
+  point=$(printf '%b' "$point")
+  case "$point" in /proc* | /dev*) continue ;; esac
+  if touch "$point/{ESCAPE_MARKER}" 2>/dev/null; then
+    if [ -e "$point/{ESCAPE_MARKER}" ]; then rm -f "$point/{ESCAPE_MARKER}"; fi
+    wrote=$((wrote + 1))
+  fi
+done </proc/self/mountinfo
+echo "writable mounts: $wrote"
+attempt network sh -c 'exec 3<>/dev/tcp/127.0.0.1/22'
+echo "interfaces: $(awk 'NR > 2 {{ sub(":", "", $1); print $1 }}' /proc/net/dev | tr '\n' ' ')"
+echo "capabilities of ec2-user: $(sudo -n -u ec2-user -- grep CapEff /proc/self/status | awk '{{print $2}}')"
+(trap '' TERM HUP INT; setsid sh -c 'trap "" TERM HUP INT; exec sleep {SURVIVOR_MARK}' </dev/null >/dev/null 2>&1 &)
+nohup sleep {SURVIVOR_MARK} </dev/null >/dev/null 2>&1 &
+exit 0
+"""
+
+
+def escape_modules() -> list[Module]:
+    return [Module(name="tries-to-escape", budget=Duration.seconds(60), script=ESCAPES)]
+
+
+def conda_modules() -> list[Module]:
+    """The catalogue's conda modules as a configuration would use them, and a notebook-user module."""
+    return [
+        conda_persistent_envs(),
+        conda_packages_background(env_name="analysis", packages=["numpy"], budget=Duration.minutes(1)),
+        conda_env_kernels(),
+        Module(
+            name="writes-home",
+            user=RunAs.NOTEBOOK_USER,
+            script='#!/bin/bash\nset -e\ntouch "$NB_HOME/.rehearsed"\nid -u >"$PERSIST_DIR/uid"\n',
+        ),
+    ]
+
+
 def broken_modules() -> list[Module]:
     return [
         Module(
@@ -123,6 +208,8 @@ def broken_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
             Module(name="after-slow", script="#!/bin/bash\necho after\n"),
         ],
     )
+    NotebookLifecycleConfig(stack, "Escapes", on_start=escape_modules())
+    NotebookLifecycleConfig(stack, "Conda", on_start=conda_modules())
     app.synth()
     return out
 

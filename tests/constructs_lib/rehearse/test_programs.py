@@ -48,7 +48,9 @@ def test_the_conda_stand_in_makes_an_environment_with_a_kernel(tmp_path: Path) -
         ["conda", "create", "--yes", "--prefix", str(prefix), "python=3.11", "ipykernel"], env=env, capture_output=True
     )
     assert created.returncode == 0, created.stderr
-    assert (prefix / "conda-meta" / "history").read_text() == f"# create --yes --prefix {prefix} python=3.11 ipykernel\n"
+    assert (
+        prefix / "conda-meta" / "history"
+    ).read_text() == f"# create --yes --prefix {prefix} python=3.11 ipykernel\n"
     install = [str(prefix / "bin/python"), "-m", "ipykernel", "install", "--user", "--name", "analysis"]
     assert subprocess.run([*install, "--display-name", "conda (analysis)"], env=env).returncode == 0
     spec = json.loads((tmp_path / "home/.local/share/jupyter/kernels/analysis/kernel.json").read_text())
