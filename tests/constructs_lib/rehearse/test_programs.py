@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.rehearse.programs import DEFAULT_STUBS, ENV_PYTHON, SUDO, STUB_BODIES, stub_program, timeout_wrapper
+from constructs_lib.rehearse.programs import DEFAULT_STUBS, ENV_PYTHON, STUB_BODIES, SUDO, stub_program, timeout_wrapper
 
 SHELLCHECK = str(Path(sys.executable).parent / "shellcheck")
 PROGRAMS = sorted({*DEFAULT_STUBS, *STUB_BODIES, "aws"})

@@ -47,7 +47,7 @@ def survivors() -> list[str]:
 def escape_run(broken_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     shutil.rmtree(ESCAPE_TARGET, ignore_errors=True)
     os.makedirs(ESCAPE_TARGET)
-    os.chmod(ESCAPE_TARGET, 0o777)  # noqa: S103  # world-writable: only the sandbox's isolation keeps it empty
+    os.chmod(ESCAPE_TARGET, 0o777)  # world-writable: only the sandbox's isolation keeps it empty
     out = tmp_path_factory.mktemp("escapes") / "report.json"
     bound = [p for p in layout().read_only if os.path.isdir(p)]
     before = {"host": host_state(), "sysctl": sysctls(), "target": os.listdir(ESCAPE_TARGET)}
