@@ -122,8 +122,8 @@ PY
 attempt chroot chroot_escape
 attempt sysctl sysctl -w kernel.core_pattern='|/tmp/pwn'
 attempt proc-sys sh -c 'echo 0 >/proc/sys/vm/swappiness'
-attempt proc-1-root sh -c 'mkdir -p /proc/1/root$0 && echo x >/proc/1/root$0/proc-root && test -e $0/proc-root && false' \
-  "$target"
+attempt proc-1-root sh -c 'echo x >/proc/1/root$0/proc-root' "$target"
+attempt proc-self-root sh -c 'echo x >/proc/self/root$0/proc-root' "$target"
 attempt mknod mknod /tmp/disk b 8 0
 attempt remount mount -o remount,rw /usr
 attempt mount-proc mount -t proc proc /tmp

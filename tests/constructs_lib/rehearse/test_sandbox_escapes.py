@@ -24,7 +24,17 @@ from tests.constructs_lib.rehearse.conftest import (
     sandbox_processes,
 )
 
-ATTEMPTS = ("chroot", "sysctl", "proc-sys", "proc-1-root", "mknod", "remount", "mount-proc", "new-userns-remount")
+ATTEMPTS = (
+    "chroot",
+    "sysctl",
+    "proc-sys",
+    "proc-1-root",
+    "proc-self-root",
+    "mknod",
+    "remount",
+    "mount-proc",
+    "new-userns-remount",
+)
 
 
 def sysctls() -> dict[str, str]:
