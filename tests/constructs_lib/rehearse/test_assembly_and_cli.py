@@ -17,7 +17,7 @@ from tests.constructs_lib.rehearse.conftest import logical_id, rehearsal_process
 
 def test_hooks_are_decoded_with_their_plan(broken_assembly: Path) -> None:
     hooks = find_hooks(broken_assembly)
-    assert [(h.stack, h.hook, h.target) for h in hooks] == [("Rehearsal", "OnStart", "notebook-instance")] * 2
+    assert [(h.stack, h.hook, h.target) for h in hooks] == [("Rehearsal", "OnStart", "notebook-instance")] * 4
     broken = next(h for h in hooks if h.config == logical_id(broken_assembly, "Broken"))
     assert broken.bundle_hook == "on-start"
     assert broken.bundle_dir == "/var/lib/sagemaker-lifecycle/on-start"
@@ -31,7 +31,7 @@ def test_hooks_are_decoded_with_their_plan(broken_assembly: Path) -> None:
 
 
 def test_selectors_narrow_and_name_what_exists(broken_assembly: Path) -> None:
-    assert len(find_hooks(broken_assembly, stack="Rehearsal", hook="onstart")) == 2
+    assert len(find_hooks(broken_assembly, stack="Rehearsal", hook="onstart")) == 4
     with pytest.raises(AssemblyError, match=r"--stack 'Nope': no such stack .*; stacks: Rehearsal\."):
         find_hooks(broken_assembly, stack="Nope")
     with pytest.raises(AssemblyError, match=r"matches --hook OnCreate; hooks there: Rehearsal/Broken.* \(OnStart\)"):
