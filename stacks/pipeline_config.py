@@ -56,7 +56,7 @@ def _names(raw: object, path: str, known: dict[str, StageSpec]) -> list[str]:
     for i, name in enumerate(names):
         if not isinstance(name, str) or name not in known:
             raise ConfigError(
-                f"{path}[{i}]: {name!r} is not a configured stage; use one of {', '.join(sorted(known))} (key 'stages')."
+                f"{path}[{i}]: {name!r} is not a configured stage; use one of {', '.join(sorted(known))}."
             )
         if name in seen:
             raise ConfigError(f"{path}[{i}]: {name!r} is listed twice.")

@@ -17,7 +17,6 @@ from aws_cdk import aws_codepipeline as codepipeline
 from constructs import Construct
 
 from constructs_lib.nag import acknowledge_wildcard
-
 from stacks.config import NotebookEnvironmentConfig
 from stacks.pipeline_config import PipelineSpec
 from stacks.stages import DeploymentStage
