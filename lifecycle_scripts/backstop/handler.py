@@ -377,8 +377,7 @@ def _notebook(
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         log("error", kind="notebook", resource=name, reason="missing or invalid NotebookInstanceName")
         return None
-    ours = {n.lower(): n for n in settings.notebook_names}
-    if name.lower() not in ours:
+    if name.lower() not in {n.lower() for n in settings.notebook_names}:
         return None  # not this stack's
     if item.get("NotebookInstanceStatus") != "InService":
         log("skip", kind="notebook", resource=name, reason=f"status {item.get('NotebookInstanceStatus')!r}")
@@ -394,8 +393,7 @@ def _notebook(
         return None
     if not reason:
         return None
-    name = ours[name.lower()]
-    stop = {"NotebookInstanceName": name}
+    stop = {"NotebookInstanceName": name}  # as SageMaker answered it (IAM allows both cases of our names)
     return _Target("notebook", name, str(arn), lambda: client.stop_notebook_instance(**stop), "stop:" + reason)
 
 
