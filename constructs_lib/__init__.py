@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from constructs_lib.errors import LifecycleConfigError as LifecycleConfigError
     from constructs_lib.idle_backstop import IdleBackstop as IdleBackstop
+    from constructs_lib.idle_backstop import WorkingHours as WorkingHours
     from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
 
@@ -50,6 +51,7 @@ _WHERE = {
     "Target": "constructs_lib.bundling",
     "LifecycleConfigError": "constructs_lib.errors",
     "IdleBackstop": "constructs_lib.idle_backstop",
+    "WorkingHours": "constructs_lib.idle_backstop",
     "NotebookInstance": "constructs_lib.notebook_instance",
     "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
 }
