@@ -6,6 +6,8 @@ import importlib
 import importlib.util
 import json
 import py_compile
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +190,7 @@ def test_asset_holds_only_the_handler_and_ignores_bytecode(tmp_path: Path) -> No
     assert function["Properties"]["Code"]["S3Key"] == asset_dir.name.removeprefix("asset.") + ".zip"
 
 
-def test_passes_cdk_nag_with_only_its_narrow_acknowledgments(tmp_path: Path) -> None:
+def test_passes_cdk_nag_and_cfn_lint_with_only_its_narrow_acknowledgments(tmp_path: Path) -> None:
     app = App(outdir=str(tmp_path))
     build(Stack(app, "Test"))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -200,6 +202,12 @@ def test_passes_cdk_nag_with_only_its_narrow_acknowledgments(tmp_path: Path) -> 
         for v in report["suppressedViolations"]
         if any(c["constructPath"].startswith("Test/Backstop/") for c in v["violatingConstructs"])
     )
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", str(tmp_path / "Test.template.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode in (0, 4, 8, 12) and ":E" not in lint.stdout, lint.stdout + lint.stderr  # 4: warnings
     base = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
     assert ours == [
         "AwsSolutions-IAM5[Resource::*]",
