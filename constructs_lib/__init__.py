@@ -35,6 +35,8 @@ if TYPE_CHECKING:
         Target as Target,
     )
     from constructs_lib.errors import LifecycleConfigError as LifecycleConfigError
+    from constructs_lib.idle_backstop import IdleBackstop as IdleBackstop
+    from constructs_lib.idle_backstop import WorkingHours as WorkingHours
     from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
 
@@ -48,6 +50,8 @@ _WHERE = {
     "RunAs": "constructs_lib.bundling",
     "Target": "constructs_lib.bundling",
     "LifecycleConfigError": "constructs_lib.errors",
+    "IdleBackstop": "constructs_lib.idle_backstop",
+    "WorkingHours": "constructs_lib.idle_backstop",
     "NotebookInstance": "constructs_lib.notebook_instance",
     "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
 }
