@@ -376,6 +376,12 @@ def _team_file_system(raw: object, path: str) -> TeamFileSystemSpec:
     )
 
 
+def _some(names: list[str], limit: int = 5) -> str:
+    """A short list for an error message, whatever the number of names."""
+    shown = ", ".join(names[:limit]) or "none defined"
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _spaces(
     raw: object,
     path: str,
@@ -399,7 +405,7 @@ def _spaces(
         if owner is not None and owner not in user_names:
             raise ConfigError(
                 f"{where}.owner: {owner!r} is not a user of this configuration; a private space names an existing "
-                f"user ({', '.join(sorted(user_names)) or 'none defined'})."
+                f"user ({_some(sorted(user_names))})."
             )
         app_type = _app_type(spec.get("appType", "JupyterLab"), f"{where}.appType")
         config = spec.get("lifecycleConfig")
