@@ -39,6 +39,16 @@ if TYPE_CHECKING:
     from constructs_lib.idle_backstop import WorkingHours as WorkingHours
     from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
+    from constructs_lib.studio_image import ImageFileSystem as ImageFileSystem
+    from constructs_lib.studio_image import KernelSpec as KernelSpec
+    from constructs_lib.studio_image import StudioCustomImage as StudioCustomImage
+    from constructs_lib.studio_settings import EfsMount as EfsMount
+    from constructs_lib.studio_settings import PosixUser as PosixUser
+    from constructs_lib.studio_settings import SpaceStorage as SpaceStorage
+    from constructs_lib.studio_settings import StudioSpaceDefaults as StudioSpaceDefaults
+    from constructs_lib.studio_space import SpaceSharing as SpaceSharing
+    from constructs_lib.studio_space import StudioSpace as StudioSpace
+    from constructs_lib.team_file_system import TeamFileSystem as TeamFileSystem
 
 _WHERE = {
     "ArchiveLocation": "constructs_lib.bundling",
@@ -54,6 +64,16 @@ _WHERE = {
     "WorkingHours": "constructs_lib.idle_backstop",
     "NotebookInstance": "constructs_lib.notebook_instance",
     "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
+    "ImageFileSystem": "constructs_lib.studio_image",
+    "KernelSpec": "constructs_lib.studio_image",
+    "StudioCustomImage": "constructs_lib.studio_image",
+    "EfsMount": "constructs_lib.studio_settings",
+    "PosixUser": "constructs_lib.studio_settings",
+    "SpaceStorage": "constructs_lib.studio_settings",
+    "StudioSpaceDefaults": "constructs_lib.studio_settings",
+    "SpaceSharing": "constructs_lib.studio_space",
+    "StudioSpace": "constructs_lib.studio_space",
+    "TeamFileSystem": "constructs_lib.team_file_system",
 }
 
 __all__ = sorted(_WHERE)

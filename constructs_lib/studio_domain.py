@@ -11,13 +11,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.naming import lower_case_name
 from constructs_lib.private_network import selected_subnet_ids
-from constructs_lib.studio_settings import StudioUserSettings
+from constructs_lib.studio_settings import StudioSpaceDefaults, StudioUserSettings
 
 _NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 
@@ -41,7 +41,8 @@ class StudioDomain(Construct):
 
     The execution role it creates may only write Studio's logs; extend it with grants. Attributes:
     ``domain`` (L1), ``domain_id``, ``domain_arn``, ``domain_name``, ``execution_role``, ``kms_key``,
-    ``security_groups``, ``default_user_settings``.
+    ``security_groups``, ``default_user_settings``, ``default_space_settings``
+    (the domain's ``DefaultSpaceSettings``, applied by SageMaker to shared spaces only).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class StudioDomain(Construct):
         kms_key: kms.IKey | None = None,
         execution_role: iam.IRole | None = None,
         default_user_settings: StudioUserSettings | None = None,
+        default_space_settings: StudioSpaceDefaults | None = None,
         domain_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -70,6 +72,9 @@ class StudioDomain(Construct):
                 "StudioDomain execution_role and default_user_settings.execution_role are both given: give one."
             )
         self.default_user_settings.validate("StudioDomain default_user_settings")
+        self.default_space_settings = default_space_settings
+        if default_space_settings is not None:
+            default_space_settings.validate("StudioDomain default_space_settings")
         self.domain_name = domain_name or self._default_name()
         self.kms_key: kms.IKey = kms_key or kms.Key(
             self, "Key", enable_key_rotation=True, description=f"Studio domain {self.domain_name}"
@@ -103,7 +108,15 @@ class StudioDomain(Construct):
                 self.execution_role.role_arn,
                 [sg.security_group_id for sg in self.security_groups],
             ),
+            default_space_settings=default_space_settings.render(
+                self,
+                (default_space_settings.execution_role or self.execution_role).role_arn,
+                [sg.security_group_id for sg in self.security_groups],
+            )
+            if default_space_settings is not None
+            else None,
         )
+        depend_on_images(self.domain, self.default_user_settings, default_space_settings)
         self.domain_id: str = self.domain.attr_domain_id
         self.domain_arn: str = self.domain.attr_domain_arn
         self.grant_studio_logging(self.execution_role)
@@ -172,10 +185,24 @@ class StudioDomain(Construct):
         return lower_case_name(self, 63)
 
 
+def depend_on_images(resource: IConstruct, *settings: StudioUserSettings | StudioSpaceDefaults | None) -> None:
+    """Custom images are named, not referenced: make ``resource`` wait for their versions and app configs."""
+    for one in settings:
+        if one is None:
+            continue
+        apps = one.per_app().values() if isinstance(one, StudioUserSettings) else [one.jupyter_lab]
+        for app in apps:
+            for image in app.custom_images if app is not None else ():
+                if Stack.of(image) is Stack.of(resource):
+                    resource.node.add_dependency(image)
+                elif Stack.of(image) not in Stack.of(resource).dependencies:
+                    Stack.of(resource).add_dependency(Stack.of(image), "custom images named by settings")
+
+
 class StudioUserProfile(Construct):
     """A user profile of a ``StudioDomain``, with its own overrides of the domain's user settings.
 
-    Attributes: ``user_profile`` (L1), ``user_profile_name``, ``user_profile_arn``.
+    Attributes: ``user_profile`` (L1), ``user_profile_name``, ``user_profile_arn``, ``settings``.
     """
 
     def __init__(
@@ -191,6 +218,7 @@ class StudioUserProfile(Construct):
         _check_name(user_profile_name, "StudioUserProfile user_profile_name")
         self.user_profile_name = user_profile_name
         settings = settings or StudioUserSettings()
+        self.settings = settings
         settings.validate(f"StudioUserProfile {user_profile_name!r}")
         for app_type, app_settings in settings.per_app().items():
             if app_settings.idle_shutdown is not None:
@@ -201,7 +229,9 @@ class StudioUserProfile(Construct):
                 )
         role_arn = settings.execution_role.role_arn if settings.execution_role else None
         rendered = (
-            settings.render(sagemaker.CfnUserProfile, self, role_arn) if (settings.per_app() or role_arn) else None
+            settings.render(sagemaker.CfnUserProfile, self, role_arn)
+            if (settings.per_app() or role_arn or settings.has_space_settings())
+            else None
         )
         self.user_profile = sagemaker.CfnUserProfile(
             self,
@@ -210,4 +240,5 @@ class StudioUserProfile(Construct):
             user_profile_name=user_profile_name,
             user_settings=rendered,
         )
+        depend_on_images(self.user_profile, settings)
         self.user_profile_arn: str = self.user_profile.attr_user_profile_arn

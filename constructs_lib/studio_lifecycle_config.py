@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-from aws_cdk import Stack
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -20,6 +20,12 @@ HASH_LENGTH = 8
 
 
 IDLE_SHUTDOWN_MODULE = "studio-idle-shutdown"
+CLASSIC_DEPRECATION_WARNING = "sagemaker-lifecycle:studio-classic-app-type"
+CLASSIC_DEPRECATION = (
+    "{app} is a Studio Classic app type: Studio Classic takes no new onboarding, and SageMaker has answered new "
+    "KernelGateway configs with 'Invalid AppType [KernelGateway]. This AppType has been deprecated.' The config is "
+    "still synthesized for existing Classic domains; use JupyterLab or CodeEditor for new ones."
+)
 JUPYTER_PATHS = {"JupyterServer": "/jupyter/default", "JupyterLab": "/jupyterlab/default"}
 """Where each app's own Jupyter server listens (on http://localhost:8888)."""
 
@@ -110,6 +116,10 @@ class StudioLifecycleConfig(Construct):
             studio_lifecycle_config_name=self.lifecycle_config_name,
         )
         self.lifecycle_config.add_metadata("LifecycleBundle", {app_type.value: self.bundle.manifest})
+        if app_type in (StudioAppType.JUPYTER_SERVER, StudioAppType.KERNEL_GATEWAY):
+            Annotations.of(self).add_warning_v2(
+                CLASSIC_DEPRECATION_WARNING, CLASSIC_DEPRECATION.format(app=app_type.value)
+            )
         self.lifecycle_config_arn: str = self.lifecycle_config.attr_studio_lifecycle_config_arn
 
     def arn_in(self, scope: Construct) -> str:

@@ -5,19 +5,29 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
 
+if TYPE_CHECKING:
+    from constructs_lib.studio_image import StudioCustomImage
+
 IDLE_MIN_MINUTES = 60
 IDLE_MAX_MINUTES = 525600
 _INSTANCE_TYPE = re.compile(r"^(system|ml\.[a-z0-9]+\.[a-z0-9]+)$")
 _BUILT_IN_IDLE = (StudioAppType.JUPYTER_LAB, StudioAppType.CODE_EDITOR)
+EBS_MIN_GIB = 5
+EBS_MAX_GIB = 16384
+"""``SpaceEbsVolumeSizeInGb`` bounds of the CloudFormation resource specification."""
+POSIX_UID_RANGE = (10000, 4000000)
+POSIX_GID_RANGE = (1001, 4000000)
+_FILE_SYSTEM_ID = re.compile(r"fs-[0-9a-f]{8,17}")
+_FILE_SYSTEM_PATH = re.compile(r"/[^\s]{0,255}")
 
 
 def _minutes(value: Duration, what: str) -> int:
@@ -53,6 +63,18 @@ class IdleShutdown:
                 f"IdleShutdown needs minimum <= timeout <= maximum, got {low} <= {default} <= {high} minutes."
             )
 
+    @classmethod
+    def locked(cls, timeout: Duration) -> IdleShutdown:
+        """Idle shutdown that users cannot change: minimum = maximum = ``timeout``."""
+        return cls(timeout=timeout, minimum=timeout, maximum=timeout)
+
+    @property
+    def bounds_minutes(self) -> tuple[int, int]:
+        """What a space's own timeout may be: (minimum, maximum) in minutes."""
+        low = int(self.minimum.to_minutes()) if self.minimum is not None else IDLE_MIN_MINUTES
+        high = int(self.maximum.to_minutes()) if self.maximum is not None else IDLE_MAX_MINUTES
+        return low, high
+
     def render(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
             "lifecycle_management": "ENABLED",
@@ -78,8 +100,14 @@ class StudioAppSettings:
     default_lifecycle_config: StudioLifecycleConfig | None = None
     default_instance_type: str | None = None
     idle_shutdown: IdleShutdown | None = None
+    built_in_lifecycle_config: StudioLifecycleConfig | None = None
+    """Runs always, before the default one (JupyterLab and CodeEditor only); users cannot opt out."""
+    custom_images: Sequence[StudioCustomImage] = ()
+    default_image: StudioCustomImage | None = None
+    """Must be one of ``custom_images``; becomes ``DefaultResourceSpec.SageMakerImageArn``."""
 
     def validate(self, app_type: StudioAppType, where: str) -> None:
+        self._validate_built_in_and_images(app_type, where)
         for config in [*self.lifecycle_configs, self.default_lifecycle_config]:
             if config is not None and config.app_type is not app_type:
                 raise LifecycleConfigError(
@@ -102,6 +130,36 @@ class StudioAppSettings:
                 "the catalogue's studio idle-shutdown module."
             )
 
+    def _validate_built_in_and_images(self, app_type: StudioAppType, where: str) -> None:
+        built_in = self.built_in_lifecycle_config
+        if built_in is not None:
+            if app_type not in _BUILT_IN_IDLE:
+                raise LifecycleConfigError(
+                    f"{where}: built_in_lifecycle_config exists for JupyterLab and CodeEditor only "
+                    "(BuiltInLifecycleConfigArn), not for Studio Classic apps."
+                )
+            if built_in.app_type is not app_type:
+                raise LifecycleConfigError(
+                    f"{where}: built_in_lifecycle_config {built_in.lifecycle_config_name!r} is for "
+                    f"{built_in.app_type.value}, not {app_type.value}."
+                )
+        names = [image.image_name for image in self.custom_images]
+        if len(set(names)) != len(names):
+            raise LifecycleConfigError(f"{where}: custom_images lists the same image twice.")
+        for image in [*self.custom_images, self.default_image]:
+            if image is not None and image.app_type is not app_type:
+                raise LifecycleConfigError(
+                    f"{where}: custom image {image.image_name!r} is configured for {image.app_type.value}, "
+                    f"not {app_type.value}."
+                )
+        if self.default_image is not None and self.default_image not in self.custom_images:
+            raise LifecycleConfigError(
+                f"{where}: default_image {self.default_image.image_name!r} is not among custom_images "
+                f"{names}; attach it first."
+            )
+        if self.custom_images and app_type is StudioAppType.JUPYTER_SERVER:
+            raise LifecycleConfigError(f"{where}: JupyterServer apps take no custom images.")
+
     def all_configs(self) -> list[StudioLifecycleConfig]:
         """The allowed configs, the default among them."""
         configs = list(self.lifecycle_configs)
@@ -118,6 +176,8 @@ class StudioAppSettings:
             spec["instance_type"] = self.default_instance_type
         if self.default_lifecycle_config is not None:
             spec["lifecycle_config_arn"] = self.default_lifecycle_config.arn_in(scope)
+        if self.default_image is not None:
+            spec["sage_maker_image_arn"] = self.default_image.image_arn_in(scope)
         props: dict[str, Any] = {}
         if spec:
             props["default_resource_spec"] = ns.ResourceSpecProperty(**spec)
@@ -127,19 +187,108 @@ class StudioAppSettings:
             props["app_lifecycle_management"] = ns.AppLifecycleManagementProperty(
                 idle_settings=ns.IdleSettingsProperty(**self.idle_shutdown.render())
             )
+        if self.built_in_lifecycle_config is not None:
+            props["built_in_lifecycle_config_arn"] = self.built_in_lifecycle_config.arn_in(scope)
+        if self.custom_images:
+            props["custom_images"] = [image.custom_image(ns) for image in self.custom_images]
         property_class = getattr(ns, f"{app_type.value}AppSettingsProperty")
         return property_class(**props)
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpaceStorage:
+    """The EBS volume of a space: its size when created and the largest a user may choose (GiB)."""
+
+    default_gib: int = EBS_MIN_GIB
+    maximum_gib: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("default_gib", "maximum_gib"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not EBS_MIN_GIB <= value <= EBS_MAX_GIB:
+                raise LifecycleConfigError(
+                    f"SpaceStorage {name} {value!r} is invalid: give whole GiB from {EBS_MIN_GIB} to {EBS_MAX_GIB}."
+                )
+        if self.default_gib > self.maximum_gib:
+            raise LifecycleConfigError(
+                f"SpaceStorage default_gib {self.default_gib} is over maximum_gib {self.maximum_gib}."
+            )
+
+    def render(self, ns: Any) -> Any:
+        return ns.DefaultSpaceStorageSettingsProperty(
+            default_ebs_storage_settings=ns.DefaultEbsStorageSettingsProperty(
+                default_ebs_volume_size_in_gb=self.default_gib, maximum_ebs_volume_size_in_gb=self.maximum_gib
+            )
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PosixUser:
+    """``CustomPosixUserConfig``: the POSIX identity of every space on custom file systems."""
+
+    uid: int = 200001
+    gid: int = 1001
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in (("uid", POSIX_UID_RANGE), ("gid", POSIX_GID_RANGE)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise LifecycleConfigError(
+                    f"PosixUser {name} {value!r} is invalid: give a number from {low} to {high}."
+                )
+
+    def render(self, ns: Any) -> Any:
+        return ns.CustomPosixUserConfigProperty(uid=self.uid, gid=self.gid)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EfsMount:
+    """An EFS file system (or one directory of it) offered to spaces as a custom file system."""
+
+    file_system_id: str
+    path: str = "/"
+
+    def __post_init__(self) -> None:
+        fs_id = self.file_system_id
+        if not isinstance(fs_id, str) or (not Token.is_unresolved(fs_id) and not _FILE_SYSTEM_ID.fullmatch(fs_id)):
+            raise LifecycleConfigError(
+                f"EfsMount file_system_id {fs_id!r} is invalid: give an id such as 'fs-0123abcd'."
+            )
+        if not isinstance(self.path, str) or not _FILE_SYSTEM_PATH.fullmatch(self.path):
+            raise LifecycleConfigError(
+                f"EfsMount path {self.path!r} is invalid: give an absolute path without spaces, at most 256 characters."
+            )
+
+    def render(self, ns: Any) -> Any:
+        return ns.CustomFileSystemConfigProperty(
+            efs_file_system_config=ns.EFSFileSystemConfigProperty(
+                file_system_id=self.file_system_id, file_system_path=self.path
+            )
+        )
+
+
+def _check_file_systems(file_systems: Sequence[EfsMount], where: str, limit: int) -> None:
+    if len(file_systems) > limit:
+        raise LifecycleConfigError(f"{where}: {len(file_systems)} custom file systems, CloudFormation takes {limit}.")
+    if any(not isinstance(fs, EfsMount) for fs in file_systems):
+        raise LifecycleConfigError(f"{where}: custom_file_systems takes EfsMount values (TeamFileSystem.mount()).")
+
+
+@dataclass(frozen=True, kw_only=True)
 class StudioUserSettings:
-    """Settings per app type; ``None`` leaves an app type to Studio's defaults."""
+    """Settings per app type; ``None`` leaves an app type to Studio's defaults.
+
+    ``storage``, ``custom_file_systems`` and ``posix_user`` apply to the user's private spaces.
+    """
 
     execution_role: iam.IRole | None = None
     jupyter_server: StudioAppSettings | None = None
     kernel_gateway: StudioAppSettings | None = None
     jupyter_lab: StudioAppSettings | None = None
     code_editor: StudioAppSettings | None = None
+    storage: SpaceStorage | None = None
+    custom_file_systems: Sequence[EfsMount] = ()
+    posix_user: PosixUser | None = None
 
     def per_app(self) -> dict[StudioAppType, StudioAppSettings]:
         pairs = {
@@ -153,6 +302,10 @@ class StudioUserSettings:
     def validate(self, where: str) -> None:
         for app_type, settings in self.per_app().items():
             settings.validate(app_type, f"{where} {app_type.value}")
+        _check_file_systems(self.custom_file_systems, where, 10)
+
+    def has_space_settings(self) -> bool:
+        return bool(self.storage or self.custom_file_systems or self.posix_user)
 
     def render(
         self, ns: Any, scope: Construct, execution_role_arn: str | None, security_group_ids: Sequence[str] = ()
@@ -170,4 +323,45 @@ class StudioUserSettings:
             props["execution_role"] = execution_role_arn
         if security_group_ids:
             props["security_groups"] = list(security_group_ids)
+        if self.storage is not None:
+            props["space_storage_settings"] = self.storage.render(ns)
+        if self.custom_file_systems:
+            props["custom_file_system_configs"] = [fs.render(ns) for fs in self.custom_file_systems]
+        if self.posix_user is not None:
+            props["custom_posix_user_config"] = self.posix_user.render(ns)
         return ns.UserSettingsProperty(**props)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudioSpaceDefaults:
+    """The domain's ``DefaultSpaceSettings``: what SageMaker applies to shared spaces (not to private ones).
+
+    CloudFormation's ``DefaultSpaceSettings`` has no ``CodeEditorAppSettings``: shared Code Editor spaces
+    follow the domain's default user settings. ``execution_role`` defaults to the domain's.
+    """
+
+    jupyter_lab: StudioAppSettings | None = None
+    storage: SpaceStorage | None = None
+    custom_file_systems: Sequence[EfsMount] = ()
+    posix_user: PosixUser | None = None
+    execution_role: iam.IRole | None = None
+
+    def validate(self, where: str) -> None:
+        if self.jupyter_lab is not None:
+            self.jupyter_lab.validate(StudioAppType.JUPYTER_LAB, f"{where} JupyterLab")
+        _check_file_systems(self.custom_file_systems, where, 2)
+
+    def render(self, scope: Construct, execution_role_arn: str, security_group_ids: Sequence[str]) -> Any:
+        from aws_cdk import aws_sagemaker as sagemaker
+
+        ns = sagemaker.CfnDomain
+        props: dict[str, Any] = {"execution_role": execution_role_arn, "security_groups": list(security_group_ids)}
+        if self.jupyter_lab is not None:
+            props["jupyter_lab_app_settings"] = self.jupyter_lab.render(StudioAppType.JUPYTER_LAB, ns, scope)
+        if self.storage is not None:
+            props["space_storage_settings"] = self.storage.render(ns)
+        if self.custom_file_systems:
+            props["custom_file_system_configs"] = [fs.render(ns) for fs in self.custom_file_systems]
+        if self.posix_user is not None:
+            props["custom_posix_user_config"] = self.posix_user.render(ns)
+        return ns.DefaultSpaceSettingsProperty(**props)

@@ -19,8 +19,12 @@ DEFAULT = json.loads((REPO / "cdk.json").read_text())["context"]["studioEnvironm
 
 
 def config(**changes: Any) -> dict[str, Any]:
+    """The default configuration with ``changes``; new users without new spaces keep only the shared spaces."""
     raw = copy.deepcopy(DEFAULT)
     raw.update(changes)
+    if "users" in changes and "spaces" not in changes:
+        names = {user.get("name") for user in changes["users"]}
+        raw["spaces"] = [space for space in raw["spaces"] if space.get("owner") in (None, *names)]
     return raw
 
 
@@ -168,3 +172,141 @@ def test_configs_that_user_stacks_name_are_retained_when_replaced(tmp_path: Path
     templates = synth(config(), tmp_path)
     configs = [r for r in templates["SageMakerStudio"]["Resources"].values() if r["Type"].endswith("LifecycleConfig")]
     assert configs and {r.get("DeletionPolicy") for r in configs} == {"Retain"}
+
+
+def spaces_of(templates: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """space name -> (stack, logical ID, resource)."""
+    return {
+        r["Properties"]["SpaceName"]: (stack, logical_id, r)
+        for stack, template in templates.items()
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::SageMaker::Space"
+    }
+
+
+def test_default_configuration_shows_a_shared_space_with_image_and_team_fs_and_a_private_space_per_user(
+    tmp_path: Path,
+) -> None:
+    templates = synth(config(), tmp_path)
+    spaces = spaces_of(templates)
+    shared = [
+        name for name, (_, _, r) in spaces.items() if r["Properties"]["SpaceSharingSettings"]["SharingType"] == "Shared"
+    ]
+    assert shared == ["team-lab"] and spaces["team-lab"][0] == "SageMakerStudio"
+    team = spaces["team-lab"][2]["Properties"]["SpaceSettings"]
+    assert json.dumps(team["JupyterLabAppSettings"]["DefaultResourceSpec"]["SageMakerImageArn"]).endswith(
+        'image/team-lab"]]}'
+    )
+    efs = [k for k, r in templates["SageMakerStudio"]["Resources"].items() if r["Type"] == "AWS::EFS::FileSystem"]
+    assert team["CustomFileSystems"] == [{"EFSFileSystem": {"FileSystemId": {"Ref": efs[0]}}}]
+    users = {u["name"] for u in DEFAULT["users"]}
+    owners = profiles(templates)
+    private = {
+        r["Properties"]["OwnershipSettings"]["OwnerUserProfileName"]: (stack, r)
+        for stack, _, r in spaces.values()
+        if r["Properties"]["SpaceSharingSettings"]["SharingType"] == "Private"
+    }
+    assert set(private) == users
+    for user, (stack, resource) in private.items():
+        assert stack == owners[user][0], "a private space lives in its owner's shard"
+        assert resource["DependsOn"] == [owners[user][1]], "and is created after the profile"
+        assert "CustomFileSystems" in resource["Properties"]["SpaceSettings"]
+    (domain,) = [r for r in templates["SageMakerStudio"]["Resources"].values() if r["Type"] == "AWS::SageMaker::Domain"]
+    space_defaults = domain["Properties"]["DefaultSpaceSettings"]
+    assert space_defaults["CustomFileSystemConfigs"] == [
+        {"EFSFileSystemConfig": {"FileSystemId": {"Ref": efs[0]}, "FileSystemPath": "/"}}
+    ]
+    assert space_defaults["CustomPosixUserConfig"] == {"Uid": 200001, "Gid": 1001}
+    lab = domain["Properties"]["DefaultUserSettings"]["JupyterLabAppSettings"]
+    assert "LabBuiltIn" in lab["BuiltInLifecycleConfigArn"]["Fn::GetAtt"][0]
+    assert lab["CustomImages"] == [{"AppImageConfigName": "team-lab", "ImageName": "team-lab"}]
+    ingress = [
+        r for r in templates["SageMakerStudio"]["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    ]
+    assert [
+        (r["Properties"]["FromPort"], r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]) for r in ingress
+    ] == [(2049, domain["Properties"]["DefaultUserSettings"]["SecurityGroups"][0]["Fn::GetAtt"][0])], (
+        "NFS from the domain's group to the file system's group, nothing else"
+    )
+
+
+def test_studio_templates_pass_cfn_lint(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    synth(config(), tmp_path)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            *map(str, tmp_path.glob("*.template.json")),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert [line for line in result.stdout.splitlines() if ":E" in line] == [], result.stdout
+
+
+def test_adding_users_and_spaces_moves_no_space(tmp_path: Path) -> None:
+    users = [{"name": f"user-{i:02d}"} for i in range(20)]
+    spaces = [{"name": f"lab-{i:02d}", "owner": f"user-{i:02d}"} for i in range(20)] + [{"name": "shared-a"}]
+    before = spaces_of(synth(config(users=users, spaces=spaces, userShards=4), tmp_path / "a"))
+    more_users = [{"name": "newcomer"}, *users]
+    more_spaces = [{"name": "lab-new", "owner": "newcomer"}, {"name": "shared-b"}, *reversed(spaces)]
+    after = spaces_of(synth(config(users=more_users, spaces=more_spaces, userShards=4), tmp_path / "b"))
+    assert {name: after[name][:2] for name in before} == {name: where[:2] for name, where in before.items()}
+    assert after["shared-a"][0] == after["shared-b"][0] == "SageMakerStudio"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"spaces": [{"name": "ghost-lab", "owner": "ghost"}]}, r"spaces\[0\].owner: 'ghost' is not a user"),
+        ({"spaces": [{"name": "a"}, {"name": "A"}]}, r"spaces\[1\].name: 'A' is used twice"),
+        ({"spaces": [{"name": "a", "image": "Nope"}]}, r"spaces\[0\].image: 'Nope' is not a JupyterLab image id"),
+        (
+            {"spaces": [{"name": "a", "appType": "CodeEditor", "lifecycleConfig": "LabDefault"}]},
+            r"'LabDefault' is not a CodeEditor lifecycle config id",
+        ),
+        ({"idleShutdown": {"timeout": "2h", "locked": True, "maximum": "8h"}}, r"idleShutdown.locked: a locked"),
+        ({"teamFileSystem": {"fileSystemId": "fs-0123abcd"}}, r"give fileSystemId and securityGroupId together"),
+        ({"teamFileSystem": {"posixUser": {"uid": 5}}}, r"teamFileSystem.posixUser: PosixUser uid 5 is invalid"),
+        ({"storage": {"defaultGiB": 50, "maximumGiB": 10}}, r"storage: SpaceStorage default_gib 50 is over"),
+        (
+            {"apps": {"KernelGateway": {"builtInLifecycleConfig": "LabDefault"}}},
+            r"apps.KernelGateway.builtInLifecycleConfig: only JupyterLab and CodeEditor",
+        ),
+        ({"apps": {"JupyterLab": {"defaultImage": "TeamLab"}}}, r"defaultImage: 'TeamLab' is not among customImages"),
+        (
+            {"customImages": [{"id": "X", "imageName": "x", "baseImage": "x", "appType": "JupyterLab"}, {"id": "X"}]},
+            r"customImages\[1\]",
+        ),
+    ],
+)
+def test_bad_studio_space_configuration_names_the_key(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_studio_config(config(**change))
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"name": "big", "ebsGiB": 500}, r"spaces \(big\): .*ebs_size_gib 500 is out of range: give 5 to 100"),
+        ({"name": "slow", "idleTimeout": "9h"}, r"spaces \(slow\): .*outside the domain's bounds: .* from 60 to 480"),
+        (
+            {"name": "lab-x", "owner": "data-scientist-1", "lifecycleConfig": "LabBuiltIn"},
+            r"spaces \(lab-x\): .*'sagemakerstudio-labbuiltin-.*' is not among those user 'data-scientist-1'",
+        ),
+    ],
+)
+def test_spaces_outside_their_bounds_fail_synth(space: dict[str, Any], message: str) -> None:
+    raw = config()
+    raw["spaces"] = [*raw["spaces"], space]
+    with pytest.raises(ConfigError, match=message):
+        add_studio(App(), parse_studio_config(raw))
+
+
+def test_a_locked_idle_timeout_sets_minimum_and_maximum() -> None:
+    parsed = parse_studio_config(config(idleShutdown={"timeout": "2h", "locked": True}))
+    assert parsed.idle_shutdown is not None and parsed.idle_shutdown.bounds_minutes == (120, 120)
