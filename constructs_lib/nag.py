@@ -9,11 +9,13 @@ from constructs import IConstruct
 def acknowledge_wildcard(scope: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge one AwsSolutions-IAM5 finding (``Resource::...`` or ``Action::...``) on ``scope`` only.
 
-    Write the finding as for an environment-agnostic stack (``<AWS::Region>``, ``<AWS::AccountId>``); in a
-    stack with a concrete account and region (a deployment stage) cdk-nag sees those values in the ARN, so
-    the acknowledgment names them too.
+    Write the finding as for an environment-agnostic stack (``<AWS::Partition>``, ``<AWS::Region>``,
+    ``<AWS::AccountId>``); in a stack with a concrete account and region (a deployment stage) cdk-nag sees
+    those values in the ARN, so the acknowledgment names them too.
     """
     stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.partition):  # a literal with a concrete region (enablePartitionLiterals)
+        finding = finding.replace("<AWS::Partition>", stack.partition)
     if not Token.is_unresolved(stack.region):
         finding = finding.replace("<AWS::Region>", stack.region)
     if not Token.is_unresolved(stack.account):

@@ -130,6 +130,19 @@ class PipelineStack(Stack):
                 f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/<{logical_id}>:*",
                 "CodeBuild writes log streams named at run time; the grant covers only this project's log group.",
             )
+        # The asset-publishing role (file assets: the lifecycle archives in S3-asset mode, Lambda code) serves
+        # CodeBuild projects that CDK Pipelines creates per asset and names at run time.
+        acknowledge_wildcard(
+            self.pipeline,
+            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/codebuild/*",
+            "CDK Pipelines' asset-publishing projects are created per asset; their log groups are named at run time.",
+        )
+        acknowledge_wildcard(
+            self.pipeline,
+            "Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group/*",
+            "CDK Pipelines' asset-publishing projects are created per asset; their report groups are named at run "
+            "time.",
+        )
         acknowledge_wildcard(
             self.pipeline,
             "Resource::*",

@@ -52,7 +52,8 @@ def _pipeline(assembly: Path) -> dict[str, Any]:
 
 def test_stages_deploy_in_the_configured_order_after_synth(pipeline_assembly: Path) -> None:
     names = [stage["Name"] for stage in _pipeline(pipeline_assembly)["Properties"]["Stages"]]
-    assert names == ["Source", "Build", "UpdatePipeline", "Dev", "Prod"]
+    # Assets: the Lambda code of the custom resource that strips the VPCs' default security groups.
+    assert names == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
     assert _pipeline(pipeline_assembly)["Properties"]["PipelineType"] == "V2"
 
 
@@ -89,7 +90,7 @@ def test_each_stage_is_in_its_account_and_synth_needs_no_lookup(pipeline_assembl
 
 def test_cdk_nag_is_clean_on_the_pipeline_and_every_stage(pipeline_assembly: Path) -> None:
     report = json.loads((pipeline_assembly / "validation-report.json").read_text())
-    assert [(p["conclusion"], p["violations"]) for p in report["pluginReports"]] == [("success", [])]
+    assert {(p["conclusion"], len(p["violations"])) for p in report["pluginReports"]} == {("success", 0)}
 
 
 def test_the_review_step_command_reads_the_production_assembly(pipeline_assembly: Path, tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_each_stage_gets_every_stack_in_its_account_and_region_without_lookups(t
     # The CLI does not fail on cdk-nag's report in stages; the app does, and the constructs' acknowledgments
     # name the stage's account and region.
     report = json.loads((out / "validation-report.json").read_text())
-    assert [(p["conclusion"], p["violations"]) for p in report["pluginReports"]] == [("success", [])]
+    assert {(p["conclusion"], len(p["violations"])) for p in report["pluginReports"]} == {("success", 0)}
 
 
 @pytest.mark.parametrize(
