@@ -224,7 +224,9 @@ def _oversized_template(assembly: Path) -> None:
 
 
 def _nested_outside(assembly: Path) -> None:
-    stage = {"type": "cdk:cloud-assembly", "properties": {"directoryName": "../..", "displayName": "Up"}}
+    """A stage whose directory is a (valid) assembly beside this one, not inside it."""
+    shutil.copytree(assembly, assembly.parent / "elsewhere")
+    stage = {"type": "cdk:cloud-assembly", "properties": {"directoryName": "../elsewhere", "displayName": "Up"}}
     _manifest(assembly, lambda m: m["artifacts"].update(Up=stage))
 
 
