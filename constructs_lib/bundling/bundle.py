@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from constructs_lib.bundling.module import Mode, Module, RunAs, Target
 from constructs_lib.errors import LifecycleConfigError
 
 RUNNER_PACKAGE = "lifecycle_scripts.runner"
+_MODULE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 HOOK_RUNNER_TIMEOUT_SECONDS = HOOK_TIMEOUT_SECONDS - 10
 BLOCKING_BUDGET_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS
 
@@ -176,6 +178,12 @@ class LifecycleBundle:
         for module in self.modules:
             if not isinstance(module, Module):
                 raise LifecycleConfigError(f"{where}: {module!r} is not a Module.")
+            # The name becomes a plan.tsv field and a directory name: it must be exactly one plain word
+            # there, or two modules could run under one name (a trailing newline would split the line).
+            if not _MODULE_NAME.fullmatch(module.name):
+                raise LifecycleConfigError(
+                    f"{where}: module name {module.name!r} is invalid: use 1-48 characters of a-z, 0-9 and '-'."
+                )
             if module.name in seen:
                 raise LifecycleConfigError(
                     f"{where}: module name {module.name!r} is used twice; module names must be unique."

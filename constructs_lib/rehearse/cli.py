@@ -8,7 +8,8 @@ and whether a second run changes anything again.
 Exit status: 0 when every rehearsed hook passed, 1 when a problem was found (a module failed or
 ran over its budget, the hook passed SageMaker's 5-minute limit, or the second run changed the
 state), 2 when the rehearsal could not be done (bad assembly or selection, missing programs, no
-bubblewrap), 130 or 143 when stopped by SIGINT or SIGTERM (everything it started is stopped first).
+bubblewrap), 3 on an internal error, 130 or 143 when stopped by SIGINT or SIGTERM (everything it
+started is stopped first).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
 from constructs_lib.bundling.limits import HOOK_TIMEOUT_SECONDS
+from constructs_lib.bundling.reader import InputError, visible
 from constructs_lib.rehearse import sandbox
 from constructs_lib.rehearse.assembly import STUDIO_TARGET, AssemblyError, Hook, find_hooks
 from constructs_lib.rehearse.programs import DEFAULT_STUBS, ONE_UID_STUBS, programs
@@ -327,6 +330,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; bad input is one line and status 2, any other failure one line and status 3
+    (the traceback only with ``LCC_DEBUG=1`` in the environment)."""
+    try:
+        return _run(argv)
+    except InputError as err:
+        print(f"rehearse: {visible(str(err))}", file=sys.stderr)
+        return 2
+    except Exception as err:  # any other failure is a bug: one line, a distinct status
+        if os.environ.get("LCC_DEBUG") == "1":
+            traceback.print_exc()
+        print(f"rehearse: internal error: {visible(f'{type(err).__name__}: {err}')}", file=sys.stderr)
+        return 3
+
+
+def _run(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     for name in args.stub:
         if not name or "/" in name or name.startswith("."):

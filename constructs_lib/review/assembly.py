@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-import lzma
+import os
+import re
 import shlex
-import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,24 @@ from constructs_lib.bundling.archive import escape_binary
 from constructs_lib.bundling.inspect import (
     DEPLOY_TIME,
     archive_of,
-    files_of,
-    joined_content,
     loader_archive,
+    read_plan,
+    script_of,
     staged_asset,
     unpack,
 )
 from constructs_lib.bundling.limits import CONTENT_LIMIT_CHARS, HOOK_TIMEOUT_SECONDS, RESERVED_SECONDS
+from constructs_lib.bundling.reader import (
+    MAX_TEMPLATE_BYTES,
+    InputError,
+    RawHook,
+    lifecycle_hooks,
+    read_json,
+    stack_templates,
+    visible,
+)
 
-NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
-STUDIO_TYPE = "AWS::SageMaker::StudioLifecycleConfig"
-NOTEBOOK_HOOKS = ("OnCreate", "OnStart")
+_SETTING = re.compile(r"[A-Z_][A-Z0-9_]*")
 BLOCKING_LIMIT_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS
 """What a hook's blocking modules may take together (the hook's time limit less the runner's reserve)."""
 NEAR_LIMIT = 0.9
@@ -42,7 +48,7 @@ PAYLOAD_PLACEHOLDER = b"<archive: see the modules and runner.sh>"
 SHA_PLACEHOLDER = b"<archive sha256>"
 
 
-class ReviewError(Exception):
+class ReviewError(InputError):
     """Input the tool cannot use: the message names the path and what is wrong with it."""
 
 
@@ -166,166 +172,75 @@ class Assembly:
 # -- reading the assembly ----------------------------------------------------------------------------
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReviewError(f"{what} {path}: no such file.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ReviewError(f"{what} {path}: cannot read it: {err}") from None
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        raise ReviewError(f"{what} {path}: not valid JSON: {err}") from None
-
-
-def _stack_templates(directory: Path, seen: set[Path]) -> Iterator[tuple[str, Path]]:
-    """(stack display name, template path) of every stack in the assembly at ``directory`` and its stages."""
-    manifest_path = directory / "manifest.json"
-    if not manifest_path.is_file():
-        raise ReviewError(
-            f"assembly {directory}: no manifest.json there; give the output directory of `cdk synth -o DIR`."
-        )
-    manifest = _read_json(manifest_path, "assembly manifest")
-    artifacts = manifest.get("artifacts") if isinstance(manifest, dict) else None
-    if not isinstance(artifacts, dict):
-        raise ReviewError(f"assembly manifest {manifest_path}: it has no 'artifacts' object.")
-    seen.add(directory.resolve())
-    for artifact_id, artifact in sorted(artifacts.items()):
-        if not isinstance(artifact, dict):
-            continue
-        properties = artifact.get("properties") or {}
-        if artifact.get("type") == "aws:cloudformation:stack" and isinstance(properties.get("templateFile"), str):
-            name = artifact.get("displayName")
-            yield (name if isinstance(name, str) else artifact_id), directory / properties["templateFile"]
-        elif artifact.get("type") == "cdk:cloud-assembly" and isinstance(properties.get("directoryName"), str):
-            nested = directory / properties["directoryName"]
-            if nested.resolve() not in seen:
-                yield from _stack_templates(nested, seen)
+def _stacks_of(path: Path) -> tuple[Path, list[tuple[str, Path]]]:
+    """The directory every read must stay in, and (stack display name, template path) of every stack."""
+    if path.is_dir():
+        return path, [(s.display, s.template) for s in stack_templates(path)]
+    if path.name == "manifest.json":
+        return path.parent, [(s.display, s.template) for s in stack_templates(path.parent)]
+    root = path.resolve().parent
+    return root, [(visible(path.name.removesuffix(".json").removesuffix(".template")), root / path.resolve().name)]
 
 
 def load_assembly(path: str | Path) -> Assembly:
     """Every lifecycle hook in the cloud assembly at ``path``.
 
     ``path`` is an assembly directory (``cdk.out``), its ``manifest.json``, or a single template file
-    (its stack is named after the file). Raises :class:`ReviewError` for input that cannot be read;
-    problems of single hooks (a manifest that disagrees with the content, content that does not
+    (its stack is named after the file). Raises :class:`~constructs_lib.bundling.reader.InputError` (a
+    :class:`ReviewError` or one of the shared reader's) for input that cannot be read or has the wrong
+    shape; problems of single hooks (a manifest that disagrees with the content, content that does not
     decode) are collected in ``errors``.
     """
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ReviewError(f"assembly {path}: no such file or directory.")
-    if path.is_dir():
-        stacks = list(_stack_templates(path, set()))
-    elif path.name == "manifest.json":
-        stacks = list(_stack_templates(path.parent, set()))
-    else:
-        stacks = [(path.name.removesuffix(".json").removesuffix(".template"), path)]
+    root, stacks = _stacks_of(path)
     assembly = Assembly(path=path, stacks=sorted(name for name, _ in stacks))
     for stack, template_path in stacks:
-        template = _read_json(template_path, f"stack {stack}: template")
-        resources = template.get("Resources") if isinstance(template, dict) else None
-        if not isinstance(resources, dict):
-            continue
-        for logical_id, resource in resources.items():
-            if isinstance(resource, dict) and resource.get("Type") in (NOTEBOOK_TYPE, STUDIO_TYPE):
-                for hook_name, content, manifest in _hooks_of(resource):
-                    where = f"{stack}/{logical_id} {hook_name} ({template_path})"
-                    try:
-                        assembly.hooks.append(
-                            _decode(stack, logical_id, resource, hook_name, content, manifest, template_path)
-                        )
-                    except ReviewError as err:
-                        assembly.errors.append(f"{where}: {err}")
+        what = f"stack {stack}: template"
+        template = read_json(template_path, root, limit=MAX_TEMPLATE_BYTES, what=what)
+        for raw in lifecycle_hooks(template, f"{what} {template_path}"):
+            where = f"{stack}/{raw.logical_id} {raw.hook} ({template_path})"
+            try:
+                assembly.hooks.append(_decode(stack, raw, template_path, root))
+            except InputError as err:
+                assembly.errors.append(f"{where}: {err}")
     assembly.hooks.sort(key=lambda hook: hook.key)
     for hook in assembly.hooks:
         assembly.errors.extend(f"{hook.label}: {problem}" for problem in check_manifest(hook))
     return assembly
 
 
-def _hooks_of(resource: Mapping[str, Any]) -> Iterator[tuple[str, object, object]]:
-    """(hook name, Content value, manifest or None) of each hook of a lifecycle-config resource."""
-    properties = resource.get("Properties") or {}
-    metadata = resource.get("Metadata") or {}
-    bundles = metadata.get("LifecycleBundle") if isinstance(metadata, dict) else None
-    bundles = bundles if isinstance(bundles, dict) else {}
-    if resource.get("Type") == NOTEBOOK_TYPE:
-        for hook in NOTEBOOK_HOOKS:
-            value = properties.get(hook)
-            if value:
-                first = value[0] if isinstance(value, list) and value else {}
-                yield hook, first.get("Content") if isinstance(first, dict) else None, bundles.get(hook)
-    else:
-        app_type = properties.get("StudioLifecycleConfigAppType")
-        if not isinstance(app_type, str):
-            app_type = next(iter(sorted(bundles)), "Studio")
-        yield app_type, properties.get("StudioLifecycleConfigContent"), bundles.get(app_type)
-
-
-def _script_of(content: object) -> tuple[bytes, int]:
-    """The script and the encoded length of a ``Content`` value (a literal, or Fn::Base64 of a literal)."""
-    if isinstance(content, str):
-        try:
-            return base64.b64decode(content, validate=True), len(content)
-        except (binascii.Error, ValueError) as err:
-            raise ReviewError(f"Content is not valid base64: {err}") from None
-    if isinstance(content, dict) and list(content) == ["Fn::Base64"] and isinstance(content["Fn::Base64"], str):
-        script = content["Fn::Base64"].encode("utf-8")
-        return script, len(base64.b64encode(script))
-    joined = joined_content(content)
-    if joined is not None:
-        script = joined.encode("utf-8")
-        return script, len(base64.b64encode(script))
-    raise ReviewError("Content is not a literal string, so it cannot be decoded at review time.")
-
-
-def _name_of(resource: Mapping[str, Any]) -> str | None:
-    properties = resource.get("Properties") or {}
-    key = (
-        "NotebookInstanceLifecycleConfigName" if resource.get("Type") == NOTEBOOK_TYPE else "StudioLifecycleConfigName"
-    )
-    name = properties.get(key)
-    return name if isinstance(name, str) else None
-
-
-def _decode(
-    stack: str,
-    logical_id: str,
-    resource: Mapping[str, Any],
-    hook: str,
-    content: object,
-    manifest: object,
-    template: Path,
-) -> HookView:
-    script, content_length = _script_of(content)
+def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
+    script, content_length = script_of(raw.content)
     common: dict[str, Any] = {
         "stack": stack,
-        "logical_id": logical_id,
-        "kind": "notebook" if resource.get("Type") == NOTEBOOK_TYPE else "studio",
-        "hook": hook,
-        "name": _name_of(resource),
+        "logical_id": raw.logical_id,
+        "kind": raw.kind,
+        "hook": raw.hook,
+        "name": raw.name,
         "template": template,
         "content_length": content_length,
         "script": script,
-        "manifest": manifest if isinstance(manifest, dict) else None,
+        "manifest": raw.manifest,
     }
     loader = loader_archive(script)
     if loader is not None:
         digest, compression = loader
-        archive = staged_asset(template.parent, digest)
+        archive = staged_asset(template.parent, digest, root)
         if archive is None:
             raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {template.parent}.")
-        try:
-            files = unpack(archive, compression)
-        except (ValueError, EOFError, lzma.LZMAError, tarfile.TarError, OSError) as err:
-            raise ReviewError(f"the archive asset cannot be unpacked: {err}") from None
-        if isinstance(common["manifest"], dict) and DEPLOY_TIME.encode() in script:
+        files = unpack(archive, compression)
+        manifest = raw.manifest
+        if manifest is not None and DEPLOY_TIME.encode() in script:
             # The bucket name is known only at deploy time: the manifest counts it at its longest.
-            common["content_length"] = common["manifest"].get("encodedLength", common["content_length"])
+            length = manifest.get("encodedLength")
+            if isinstance(length, int) and content_length <= length <= CONTENT_LIMIT_CHARS:
+                common["content_length"] = length
         return HookView(
             bundled=True,
             compression=compression.value,
-            encoding=str(common["manifest"].get("encoding", "base64")) if common["manifest"] else "base64",
+            encoding=str(manifest.get("encoding", "base64")) if manifest else "base64",
             archive_sha256=digest,
             archive_files=files,
             modules=_modules_of(files),
@@ -335,14 +250,19 @@ def _decode(
         return HookView(bundled=False, **common)
     try:
         archive, encoding, compression = archive_of(script)
-        files = files_of(script)
-    except (ValueError, EOFError, lzma.LZMAError, tarfile.TarError, OSError) as err:
-        raise ReviewError(f"the bundle in Content cannot be unpacked: {err}") from None
+    except (ValueError, binascii.Error) as err:
+        raise ReviewError(f"the bundle in Content cannot be read: {err}") from None
+    digest = sha256(archive)
+    if f'echo "{digest}  $d/a"'.encode() not in script:
+        raise ReviewError(
+            "the hook's checksum line does not name the sha256 of its archive: on an instance nothing would run."
+        )
+    files = unpack(archive, compression)
     return HookView(
         bundled=True,
         compression=compression.value,
         encoding=encoding.value,
-        archive_sha256=sha256(archive),
+        archive_sha256=digest,
         archive_files=files,
         modules=_modules_of(files),
         **common,
@@ -350,49 +270,49 @@ def _decode(
 
 
 def _modules_of(files: Mapping[str, bytes]) -> tuple[ModuleView, ...]:
-    plan = files.get("plan.tsv")
-    if plan is None:
-        raise ReviewError("the bundle has no plan.tsv.")
     modules = []
-    for line in plan.decode("utf-8", "replace").splitlines():
-        fields = line.split("\t")
-        if len(fields) != 5 or not fields[0].isdigit() or not fields[4].isdigit():
-            raise ReviewError(f"plan.tsv line {line!r} is not 'index, name, user, mode, budget'.")
-        index, name, user, mode, budget = fields
-        base = f"modules/{index}-{name}"
-        script = files.get(f"{base}/run")
-        if script is None:
-            raise ReviewError(f"module {name!r} is in plan.tsv but {base}/run is missing.")
+    for entry in read_plan(dict(files)):
+        base = entry.directory
         prefix = f"{base}/files/"
         modules.append(
             ModuleView(
-                index=int(index),
-                name=name,
-                user=user,
-                mode=mode,
-                budget_seconds=int(budget),
-                script=script,
-                settings=_settings_of(files.get(f"{base}/settings.sh", b""), name),
+                index=int(entry.index),
+                name=entry.name,
+                user=entry.user,
+                mode=entry.mode,
+                budget_seconds=entry.budget_seconds,
+                script=files[f"{base}/run"],
+                settings=_settings_of(files.get(f"{base}/settings.sh"), entry.name),
                 files={p.removeprefix(prefix): d for p, d in sorted(files.items()) if p.startswith(prefix)},
             )
         )
     return tuple(modules)
 
 
-def _settings_of(settings_sh: bytes, module: str) -> dict[str, str]:
-    """Parse the ``export KEY=<shell-quoted value>`` lines the bundler writes."""
+def _settings_of(settings_sh: bytes | None, module: str) -> dict[str, str]:
+    """Parse the ``export KEY=<shell-quoted value>`` lines the bundler writes. The runner sources the file
+    with bash, so anything but that exact form (which reads the same to bash and to shlex) is refused."""
+    if settings_sh is None:
+        return {}
     try:
         words = shlex.split(settings_sh.decode("utf-8"), posix=True)
     except (ValueError, UnicodeDecodeError) as err:
         raise ReviewError(f"module {module!r}: settings.sh cannot be parsed: {err}") from None
     settings: dict[str, str] = {}
+    lines = []
     for export, assignment in zip(words[::2], words[1::2], strict=False):
         key, sep, value = assignment.partition("=")
-        if export != "export" or not sep:
-            raise ReviewError(f"module {module!r}: settings.sh has {export} {assignment!r}, not 'export KEY=VALUE'.")
+        if export != "export" or not sep or not _SETTING.fullmatch(key) or key in settings:
+            raise ReviewError(f"module {module!r}: settings.sh has {export!r} {assignment!r}, not 'export KEY=VALUE'.")
         settings[key] = value
+        lines.append(f"export {key}={shlex.quote(value)}")
     if len(words) % 2:
         raise ReviewError(f"module {module!r}: settings.sh ends with a lone {words[-1]!r}.")
+    if ("\n".join(lines) + "\n").encode("utf-8") != settings_sh:
+        raise ReviewError(
+            f"module {module!r}: settings.sh is not in the form the bundler writes (one 'export KEY=quoted "
+            "value' per line); bash could read it otherwise than shown."
+        )
     return dict(sorted(settings.items()))
 
 

@@ -6,16 +6,20 @@
 
 Exit status: 0 no problem (and, for ``diff``, no change or no ``--fail-on-change``); 1 ``diff`` found
 changes and ``--fail-on-change`` was given; 2 bad usage or input (a missing assembly, an unreadable
-template, a manifest that does not match the content it describes).
+template, a manifest that does not match the content it describes, anything hostile or out of bounds);
+3 an internal error (a bug: one line, and the traceback only with ``LCC_DEBUG=1`` in the environment).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from constructs_lib.bundling.reader import InputError, visible
 from constructs_lib.review.assembly import Assembly, HookView, ReviewError, load_assembly
 from constructs_lib.review.compare import compare
 from constructs_lib.review.render import render_list, render_markdown, render_text
@@ -23,6 +27,8 @@ from constructs_lib.review.render import render_list, render_markdown, render_te
 EXIT_OK = 0
 EXIT_CHANGED = 1
 EXIT_ERROR = 2
+EXIT_INTERNAL = 3
+DEBUG_VARIABLE = "LCC_DEBUG"
 PROG = "sagemaker-lifecycle-review"
 
 
@@ -33,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "cdk.out): the scripts are decoded from each template's base64 Content.",
         epilog="exit status: 0 no problem (diff: no change, or no --fail-on-change); 1 diff found changes and "
         "--fail-on-change was given; 2 usage or input error (missing assembly, unreadable template, manifest that "
-        "does not match its Content).",
+        "does not match its Content, hostile or oversized input); 3 internal error (LCC_DEBUG=1 shows the traceback).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -50,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--runner", action="store_true", help="print the bundle's runner.sh")
     what.add_argument("--script", action="store_true", help="print the whole hook script as deployed")
     show.add_argument("--file", metavar="RELPATH", help="with --module: print this carried file instead")
+    show.add_argument(
+        "--raw",
+        action="store_true",
+        help="write the bytes unchanged even to a terminal (by default control characters are escaped there)",
+    )
 
     diff = commands.add_parser("diff", help="compare the lifecycle configs of two assemblies")
     diff.add_argument("base", metavar="BASE_ASSEMBLY", help="assembly of the base branch")
@@ -64,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {visible(message)}", file=sys.stderr)
 
 
 def _report_errors(errors: Sequence[str]) -> int:
@@ -125,6 +136,8 @@ def _show(args: argparse.Namespace) -> int:
             raise ReviewError(
                 f"module {module.name!r} of {hook.label} carries no file {args.file!r}; it has: {carried}."
             )
+    if sys.stdout.isatty() and not args.raw:
+        data = visible(data.decode("utf-8", "backslashreplace"), keep="\n\t").encode("utf-8")
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
@@ -165,6 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"list": _list, "show": _show, "diff": _diff}
     try:
         return commands[args.command](args)
-    except ReviewError as err:
+    except InputError as err:
         _error(str(err))
         return EXIT_ERROR
+    except Exception as err:  # any other failure is a bug: one line, a distinct status
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            traceback.print_exc()
+        print(f"{PROG}: internal error: {visible(f'{type(err).__name__}: {err}')}", file=sys.stderr)
+        return EXIT_INTERNAL

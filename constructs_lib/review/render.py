@@ -6,6 +6,7 @@ import html
 import re
 from collections.abc import Sequence
 
+from constructs_lib.bundling.reader import visible
 from constructs_lib.review.assembly import BLOCKING_LIMIT_SECONDS, NEAR_LIMIT, Assembly
 from constructs_lib.review.compare import (
     Fact,
@@ -19,6 +20,9 @@ from constructs_lib.review.compare import (
     short,
 )
 
+SHOWN = "\n\t"
+"""The only control characters written as they are; all others (terminal escapes, carriage returns,
+bidirectional overrides) from decoded content are shown as escapes."""
 WARNING = f"above {NEAR_LIMIT:.0%} of the limit"
 KINDS = {"notebook": "notebook instance lifecycle config", "studio": "Studio lifecycle config"}
 
@@ -86,7 +90,7 @@ def render_list(assembly: Assembly) -> str:
             lines.append(f"    (a plain script of {len(hook.script)} bytes, not a bundle)")
     if any(row[5].endswith("!") or row[6].endswith("!") for row in config_rows[1:]):
         lines += ["", f"! more than {NEAR_LIMIT:.0%} of the limit is used."]
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines) + "\n", keep=SHOWN)
 
 
 # -- diff: plain text ------------------------------------------------------------------------------------
@@ -145,7 +149,7 @@ def _module_line(module: ModuleChange) -> str:
 
 
 def render_text(report: Report) -> str:
-    lines = [f"error: {error}" for error in report.errors]
+    lines = [f"error: {visible(error)}" for error in report.errors]
     if not report.changes:
         lines.append(f"No lifecycle configuration changes. {report.summary()}")
         return "\n".join(lines) + "\n"
@@ -165,7 +169,7 @@ def render_text(report: Report) -> str:
         for diff in change.internals:
             lines += ["", f"{diff.title} changed"]
             lines += diff.lines
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines) + "\n", keep=SHOWN)
 
 
 # -- diff: Markdown ------------------------------------------------------------------------------------
@@ -180,7 +184,9 @@ def code(text: str) -> str:
 
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """``text`` as plain Markdown text in a table cell or heading: no HTML, links, emphasis or cell breaks."""
+    text = html.escape(visible(text), quote=False)
+    return re.sub(r"([\\`*_\[\]|!#~])", r"\\\1", text)
 
 
 def fenced(lines: Sequence[str], language: str = "diff") -> list[str]:
@@ -266,7 +272,7 @@ def _stats(diffs: Sequence[FileDiff]) -> str:
 
 def render_markdown(report: Report) -> str:
     lines = ["## Lifecycle configuration changes", ""]
-    lines += [f"> **Error:** {cell(error)}" for error in report.errors]
+    lines += [f"> **Error:** {code(visible(error))}" for error in report.errors]
     if report.errors:
         lines.append("")
     if not report.changes:
@@ -291,4 +297,4 @@ def render_markdown(report: Report) -> str:
             lines += _details(summary, facts, module.diffs)
         for diff in change.internals:
             lines += _details(f"{html.escape(diff.title)} changed{_stats([diff])}", [], [diff])
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return visible("\n".join(lines).rstrip("\n") + "\n", keep=SHOWN)

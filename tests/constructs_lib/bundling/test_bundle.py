@@ -187,3 +187,11 @@ def test_auto_encoding_uses_base64_while_it_fits_and_escaped_binary_beyond() -> 
     assert beyond.encoding is Encoding.ESCAPED_BINARY and beyond.encoded_length <= 16384
     with pytest.raises(LifecycleConfigError):
         padded(size + 500, "", Encoding.BASE64)
+
+
+def test_a_name_that_differs_only_by_a_line_break_is_a_synth_error() -> None:
+    """'greet' and 'greet\\n' would both be 'greet' to the runner reading plan.tsv line by line."""
+    first = Module(name="greet", script="#!/bin/sh\necho hi\n")
+    hidden = Module(name="greet\n", script="#!/bin/sh\nid\n")
+    with pytest.raises(LifecycleConfigError, match=r"hook 'on-start': module name 'greet\\n' is invalid"):
+        LifecycleBundle(hook="on-start", modules=[first, hidden])
