@@ -31,6 +31,7 @@ BIN = Path(sys.executable).parent
 PR_NUMBER = "42"
 RUN_URL = "https://github.com/example/repo/actions/runs/7"
 MARKER = "<!-- lifecycle-review -->"
+FOOTER = f"\n---\n_The full report and the CloudFormation diff: artifact lifecycle-review of {RUN_URL}._\n"
 
 
 def tool(name: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -359,7 +360,7 @@ def test_the_comment_carries_the_report_of_the_review_job(pr_run: Run, tmp_path:
     result, workspace = run_comment_check(tmp_path, files)
     assert result.name == CHECK_STEP and result.returncode == 0, result.output
     assert result.outputs == {"pr": PR_NUMBER, "changed": "true"}
-    assert comment_body(workspace) == files["review.md"].decode()
+    assert comment_body(workspace) == files["review.md"].decode() + FOOTER
 
 
 HOSTILE_REPORT = b'## x\n`${{ github.token }}` $(touch pwned) `touch pwned` "; touch pwned; \\\n\x00\n'
@@ -372,7 +373,7 @@ def test_the_report_reaches_the_comment_verbatim_and_runs_nothing(tmp_path: Path
     assert result.returncode == 0, result.output
     assert result.outputs == {"pr": "7", "changed": "false"}
     body = comment_body(workspace)
-    assert body.startswith(HOSTILE_REPORT.decode()) and body.endswith(" end\n")
+    assert body.startswith(HOSTILE_REPORT.decode()) and body.endswith(" end\n" + FOOTER)
     assert not list(tmp_path.rglob("pwned"))
 
 
@@ -386,7 +387,7 @@ def test_a_report_over_the_comment_limit_is_cut_to_its_summary(tmp_path: Path) -
     assert result.returncode == 0, result.output
     body = comment_body(workspace)
     assert body.startswith(summary) and "### " not in body
-    assert f"The full report ({len(report)} bytes)" in body and RUN_URL in body
+    assert body.endswith(f"_The full report ({len(report)} bytes) is longer than a comment may be._\n" + FOOTER)
     assert len(MARKER) + 1 + len(body) < 65536
 
 
