@@ -382,7 +382,7 @@ def test_a_report_over_the_comment_limit_is_cut_to_its_summary(tmp_path: Path) -
     section = "### Stack / `Config` / OnStart: changed\n\n" + "```diff\n" + "+echo x\n" * 2000 + "```\n"
     report = (summary + section * 400).encode()  # about 6.5 MB
     started = time.monotonic()
-    result, workspace = run_comment_check(tmp_path, {"pr-number": b"3", "changed": b"true", "review.md": report})
+    result, workspace = run_comment_check(tmp_path, {"pr-number": b"3\n", "changed": b"true\n", "review.md": report})
     assert time.monotonic() - started < 20
     assert result.returncode == 0, result.output
     body = comment_body(workspace)
@@ -393,7 +393,7 @@ def test_a_report_over_the_comment_limit_is_cut_to_its_summary(tmp_path: Path) -
 
 def test_one_huge_line_is_capped_too(tmp_path: Path) -> None:
     result, workspace = run_comment_check(
-        tmp_path, {"pr-number": b"3", "changed": b"true", "review.md": b"x" * 3_000_000}
+        tmp_path, {"pr-number": b"3\n", "changed": b"true\n", "review.md": b"x" * 3_000_000}
     )
     assert result.returncode == 0, result.output
     assert len(comment_body(workspace)) < 65536 - len(MARKER) - 1
@@ -411,7 +411,10 @@ GOOD = {"pr-number": b"5\n", "changed": b"true\n", "review.md": b"## report\n"}
         ({**GOOD, "pr-number": b"-5"}, "pr-number is not a pull-request number"),
         ({**GOOD, "pr-number": b"1" * 100_000}, "pr-number is not a pull-request number"),
         ({**GOOD, "pr-number": b""}, "pr-number is not a pull-request number"),
+        ({**GOOD, "pr-number": b"5\x00"}, "pr-number is not a pull-request number"),
+        ({**GOOD, "pr-number": b"5\x006\n"}, "pr-number is not a pull-request number"),
         ({**GOOD, "changed": b"yes\n"}, "changed is neither true nor false"),
+        ({**GOOD, "changed": b"true\n\n"}, "changed is neither true nor false"),
         ({**GOOD, "review.md": Path("/etc/passwd")}, "has no regular file review.md"),
         ({"pr-number": b"5", "changed": b"true"}, "has no regular file review.md"),
         ({"changed": b"true", "review.md": b""}, "has no regular file pr-number"),
@@ -423,7 +426,10 @@ GOOD = {"pr-number": b"5\n", "changed": b"true\n", "review.md": b"## report\n"}
         "pr-negative",
         "pr-huge",
         "pr-empty",
+        "pr-nul",
+        "pr-nul-inside",
         "changed-garbage",
+        "changed-two-lines",
         "report-symlink",
         "report-missing",
         "pr-missing",
