@@ -9,10 +9,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 # What the tests run for real (a check, then the Debian package that satisfies it): the runner's tools,
 # sudo and cron for the rehearsal, and a system python with boto3 that the notebook user can run (as
-# JupyterSystemEnv's on an instance) for the auto-stop module in the rehearsal.
+# JupyterSystemEnv's on an instance) for the auto-stop module in the rehearsal; jq, which the review
+# workflows' steps use (as on GitHub's runners) when tests/test_workflow.py runs them.
 SYSTEM_DEPS := "command -v xz:xz-utils" "command -v sudo:sudo" "command -v crontab:cron" \
 	"command -v setsid:util-linux" "command -v unshare:util-linux" "/usr/bin/python3 -c 'import boto3':python3-boto3" \
-	"command -v bwrap:bubblewrap"
+	"command -v bwrap:bubblewrap" "command -v jq:jq"
 
 .PHONY: setup synth test lint format typecheck pytest system-deps clean deploy-local
 
