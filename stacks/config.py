@@ -44,8 +44,8 @@ STUDIO_CATALOGUE: dict[str, Callable[..., Module]] = {
     "studio-idle-shutdown": catalogue.studio_idle_shutdown,
 }
 
-_DURATION = re.compile(r"^(\d+)\s*(s|m|h)$")
-_ID = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
+_DURATION = re.compile(r"([0-9]{1,6})\s*(s|m|h)")
+_ID = re.compile(r"[A-Z][A-Za-z0-9]{0,39}")
 
 
 class ConfigError(LifecycleConfigError):
@@ -102,7 +102,7 @@ def _typed(value: object, kind: type, path: str, what: str) -> Any:
 
 def parse_duration(value: object, path: str) -> Duration:
     """``"90s"``, ``"60m"``, ``"2h"``."""
-    match = _DURATION.match(value) if isinstance(value, str) else None
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ConfigError(f"{path}: expected a duration such as '90s', '60m' or '2h', got {value!r}.")
     amount, unit = int(match[1]), match[2]
@@ -171,7 +171,7 @@ def parse_notebook(raw: object, path: str) -> NotebookSpec:
     }
     data = _object(raw, path, keys, {"id"})
     notebook_id = _typed(data["id"], str, f"{path}.id", "a string")
-    if not _ID.match(notebook_id):
+    if not _ID.fullmatch(notebook_id):
         raise ConfigError(f"{path}.id: {notebook_id!r} is invalid: use PascalCase letters and digits (construct ID).")
     spec: dict[str, Any] = {"id": notebook_id}
     if "name" in data:

@@ -35,8 +35,8 @@ from stacks.config import (
 
 STUDIO_CONTEXT_KEY = "studioEnvironment"
 MAX_USER_SHARDS = 100
-_ID = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
-_USER = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_ID = re.compile(r"[A-Z][A-Za-z0-9]{0,39}")
+_USER = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 APP_TYPES = {t.value: t for t in StudioAppType}
 
 
@@ -130,7 +130,7 @@ def parse_studio_config(raw: object, path: str = STUDIO_CONTEXT_KEY) -> StudioEn
         where = f"{path}.lifecycleConfigs[{i}]"
         spec = _object(item, where, {"id", "appType", "modules"}, {"id", "appType", "modules"})
         config_id = _typed(spec["id"], str, f"{where}.id", "a string")
-        if not _ID.match(config_id):
+        if not _ID.fullmatch(config_id):
             raise ConfigError(f"{where}.id: {config_id!r} is invalid: use PascalCase letters and digits.")
         if any(c.id == config_id for c in configs):
             raise ConfigError(f"{where}.id: {config_id!r} is used twice; ids must be unique.")
@@ -152,7 +152,7 @@ def parse_studio_config(raw: object, path: str = STUDIO_CONTEXT_KEY) -> StudioEn
         where = f"{path}.users[{i}]"
         spec = _object(item, where, {"name", "apps"}, {"name"})
         name = spec["name"]
-        if not isinstance(name, str) or not _USER.match(name):
+        if not isinstance(name, str) or not _USER.fullmatch(name):
             raise ConfigError(
                 f"{where}.name: {name!r} is invalid: use 1-63 letters, digits and '-', starting and ending with a "
                 "letter or digit."
