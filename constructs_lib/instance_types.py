@@ -44,7 +44,9 @@ def _unknown(instance_type: object, valid: frozenset[str], what: str) -> str | N
         return None
     close = difflib.get_close_matches(instance_type, sorted(valid), n=3) if isinstance(instance_type, str) else []
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    return f"{instance_type!r} is not {what}; {hint}See the list in constructs_lib/data (from the CloudFormation schema)."
+    return (
+        f"{instance_type!r} is not {what}; {hint}See the list in constructs_lib/data (from the CloudFormation schema)."
+    )
 
 
 def family(instance_type: str) -> str:

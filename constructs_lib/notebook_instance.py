@@ -211,7 +211,8 @@ def platform_problem(platform_identifier: object) -> str | None:
         return None
     if platform_identifier in RETIRED_PLATFORMS:
         return (
-            f"{platform_identifier!r} is Amazon Linux 1 or 2, which reached end of support on 2026-06-30: from "
+            f"{platform_identifier!r} is Amazon Linux {1 if 'al1' in str(platform_identifier) else 2}, whose "
+            "support ended (Amazon Linux 2 on 2026-06-30): from "
             f"2026-07-01 such instances can no longer be created or restarted. Use {AL2023_PLATFORM!r} (dnf instead "
             "of yum, systemd, no TensorFlow kernel, no ml.p2/p3/p3dn/inf1/g3 instance types)."
         )

@@ -168,7 +168,8 @@ class Module:
         loaded: dict[str, bytes] = {}
         for rel, source in sorted(self.files.items()):
             parts = PurePosixPath(rel).parts
-            if not rel or rel.startswith("/") or not all(_FILE_PART.fullmatch(p) and p not in {".", ".."} for p in parts):
+            safe = all(_FILE_PART.fullmatch(p) and p not in {".", ".."} for p in parts)
+            if not rel or rel.startswith("/") or not safe:
                 raise LifecycleConfigError(
                     f"{where}: file path {rel!r} is invalid: give a relative path of letters, digits, "
                     "'.', '_' and '-' without '..'."

@@ -72,7 +72,11 @@ def test_shipped_lists_equal_cfn_lint_schemas(name: str) -> None:
     [
         ("ml.t3.medium", "notebook-al2023-v1", None),
         ("ml.g5.xlarge", "notebook-al2023-v1", None),
-        ("ml.t3.meduim", "notebook-al2023-v1", "'ml.t3.meduim' is not a notebook instance type; did you mean 'ml.t3.medium'"),
+        (
+            "ml.t3.meduim",
+            "notebook-al2023-v1",
+            "'ml.t3.meduim' is not a notebook instance type; did you mean 'ml.t3.medium'",
+        ),
         ("ml.t3.medium\n", "notebook-al2023-v1", "is not a notebook instance type"),
         ("ml.p3.2xlarge", "notebook-al2023-v1", "'ml.p3.2xlarge' is not offered on notebook-al2023-v1"),
         ("ml.p2.xlarge", "notebook-al2023-v1", "is not offered on notebook-al2023-v1"),
