@@ -4,7 +4,9 @@ The comment check asks bash itself: the script becomes the body of a function an
 that function's code, which has no comments. Nothing of the script runs: bash starts restricted (no
 output redirection, no ``PATH`` change, no ``exec``), with an empty environment and ``PATH``, in an empty
 directory, under a ``DEBUG`` trap (inherited by subshells) that exits before any command other than the final
-``declare -f``; so a script that closes the function early is refused, not run, and kept as written.
+``declare -f`` and ``declare -F``. A script that closes the function early leaves the sentinel command that ends
+the function at the top level (the trap stops bash there) or opens another function to take the closing brace
+(``declare -F`` shows it): either way it is refused, not run, and packed as written.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ def _as_bash_prints_it(script: str, workdir: Path, function: str) -> str | None:
     if bash is None:
         return None
     wrapper = workdir / "wrapper.sh"
+    sentinel = f":{function}_end"
     wrapper.write_text(
         "set -T\n"
-        f"trap '[[ $BASH_COMMAND == \"declare -f {function}\" ]] || exit 97' DEBUG\n"
-        f"{function}() {{\n{script}\n}}\n"
-        f"declare -f {function}\n",
+        f'trap \'[[ $BASH_COMMAND == "declare -f {function}" || $BASH_COMMAND == "declare -F" ]] || exit 97\' DEBUG\n'
+        f"{function}() {{\n{script}\n{sentinel}\n}}\n"
+        f"declare -f {function}\n"
+        "declare -F\n",
         encoding="utf-8",
     )
     try:
@@ -57,7 +61,12 @@ def _as_bash_prints_it(script: str, workdir: Path, function: str) -> str | None:
         return None
     if result.returncode != 0 or result.stderr:
         return None
-    return result.stdout.decode("utf-8", "replace")
+    printed = result.stdout.decode("utf-8", "replace")
+    # The function list (declare -F) must hold this function only: a script that closed it early and opened
+    # another to take the closing brace is refused (its top-level commands did not run: see the trap).
+    if [line for line in printed.split("\n") if line.startswith("declare -f")] != [f"declare -f {function}"]:
+        return None
+    return printed
 
 
 def comments_strip_cleanly(script: str) -> bool:
