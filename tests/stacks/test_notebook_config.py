@@ -51,8 +51,8 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
         (with_notebook(instanceType=3), r"notebooks\[0\].instanceType: 3 is not a notebook instance type"),
         (
             with_notebook(instanceType="ml.p3.2xlarge"),
-            r"notebooks\[0\].instanceType: 'ml.p3.2xlarge' is not offered on notebook-al2023-v1 \(Amazon Linux 2023 has "
-            r"no ml.p2, ml.p3, ml.p3dn, ml.inf1, ml.g3 instances\)",
+            r"notebooks\[0\].instanceType: 'ml.p3.2xlarge' is not offered on notebook-al2023-v1 \(Amazon Linux 2023 "
+            r"has no ml.p2, ml.p3, ml.p3dn, ml.inf1, ml.g3 instances\)",
         ),
         (with_notebook(instanceType="ml.p2.xlarge"), r"notebooks\[0\].instanceType: 'ml.p2.xlarge' is not offered"),
         (with_notebook(instanceType="ml.inf1.xlarge"), r"notebooks\[0\].instanceType: 'ml.inf1.xlarge' is not offered"),
@@ -91,7 +91,8 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
         ),
         (
             with_notebook(onStart=[{"module": "conda-packages-background", "envName": "ml", "packages": "numpy"}]),
-            r'onStart\[0\].packages: "numpy" is invalid: give a list of package specs such as \["numpy", "pandas>=2"\].$',
+            r'onStart\[0\].packages: "numpy" is invalid: give a list of package specs such as '
+            r'\["numpy", "pandas>=2"\].$',
         ),
         (
             with_notebook(onStart=[{"module": "conda-packages-background", "packages": ["numpy"]}]),
@@ -123,7 +124,8 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
         ),
         (
             with_notebook(onStart=[{"module": "stop-ssm-agent"}, {"module": "stop-ssm-agent"}]),
-            r"onStart\[1\]: module name 'stop-ssm-agent' is already used by notebookEnvironment.notebooks\[0\].onStart\[0\]",
+            r"onStart\[1\]: module name 'stop-ssm-agent' is already used by "
+            r"notebookEnvironment.notebooks\[0\].onStart\[0\]",
         ),
         (
             with_notebook(onStart=[{"script": "team/x.sh", "runAs": "root"}]),

@@ -10,8 +10,10 @@ from aws_cdk import Duration
 from constructs_lib import LifecycleConfigError, Module, RunAs, Target, catalogue
 from constructs_lib.catalogue import register, registered
 
+TWENTY_SECONDS = Duration.seconds(20)
 
-def company_ca(*, ca_name: str, budget: Duration = Duration.seconds(20), strict: bool = True) -> Module:
+
+def company_ca(*, ca_name: str, budget: Duration = TWENTY_SECONDS, strict: bool = True) -> Module:
     return Module(name="company-ca", script="#!/bin/bash\ntrue\n", user=RunAs.ROOT, settings={"CA": ca_name})
 
 
