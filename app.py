@@ -12,6 +12,7 @@ stderr and exits with status 1 (no Python traceback).
 """
 
 import json
+import stat
 import sys
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def read_config_file(name: object) -> tuple[dict[str, object], Path]:
         raise ConfigError(f"configFile: give the path of a JSON file, got {name!r}.")
     path = Path(name)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"configFile {name!r}: not a regular file.")
         with path.open("rb") as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as err:

@@ -59,6 +59,11 @@ def parse_duration(value: object, path: str) -> Duration:
     return {"s": Duration.seconds, "m": Duration.minutes, "h": Duration.hours}[unit](amount)
 
 
+def key_path(path: str, key: str) -> str:
+    """``path.key``, or ``path["key"]`` for a key that is not a plain name."""
+    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key) else f"{path}[{json_text(key)}]"
+
+
 def json_type(value: object) -> str:
     """The JSON name of a value's type."""
     if value is None:

@@ -30,7 +30,11 @@ from typing import Any
 from aws_cdk import Duration
 
 from constructs_lib import LifecycleConfigError, Mode, Module, RunAs, Target
-from constructs_lib.bundling.limits import MAX_BACKGROUND_BUDGET_SECONDS, MAX_BLOCKING_BUDGET_SECONDS
+from constructs_lib.bundling.limits import (
+    MAX_BACKGROUND_BUDGET_SECONDS,
+    MAX_BLOCKING_BUDGET_SECONDS,
+    RESERVED_SETTING_NAMES,
+)
 from constructs_lib.catalogue import ArgumentError, registered, script_module
 from stacks.config_values import (
     ConfigError,
@@ -38,6 +42,7 @@ from stacks.config_values import (
     expect_object,
     json_advice,
     json_text,
+    key_path,
     parse_duration,
     snake_to_camel,
 )
@@ -47,6 +52,8 @@ MAX_CARRIED_FILE_BYTES = 1024 * 1024
 MAX_FOLDER_SCRIPTS = 64
 TARGET_NAMES = {Target.NOTEBOOK_INSTANCE: "notebook instances", Target.STUDIO: "Studio"}
 _MODULE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
+_SETTING = re.compile(r"[A-Z_][A-Z0-9_]*")
+_FILE_PATH = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
 _HEADER = re.compile(r"#\s*lifecycle:\s*(.*)")
 HEADER_KEYS = ("name", "runAs", "mode", "budget", "files")
 RUN_AS = {user.value: user for user in RunAs}
@@ -168,7 +175,7 @@ def parse_folder_entry(
     scripts = [entry for entry in sorted(folder.iterdir(), key=lambda p: p.name.encode()) if _runnable(entry, base)]
     if not scripts:
         raise ConfigError(
-            f"{path}.scripts: {data['scripts']!r} holds no executable script (chmod +x the ones to run; names "
+            f"{path}.scripts: {json_text(data['scripts'])} holds no executable script (chmod +x the ones to run; names "
             "starting with '.' or ending in '~' are skipped)."
         )
     if len(scripts) > MAX_FOLDER_SCRIPTS:
@@ -230,7 +237,7 @@ def _team_module(
     user = parse_run_as(run_as, f"{path}.runAs", target)
     parsed_mode = Mode.BLOCKING if mode is None else _choice(mode, MODES, f"{path}.mode")
     parsed_budget = None if budget is None else parse_budget(budget, f"{path}.budget", parsed_mode)
-    values = expect(settings, Mapping, f"{path}.settings", "an object of NAME: string values")
+    values = parse_settings(settings, f"{path}.settings")
     strip = None if strip_comments is None else expect(strip_comments, bool, f"{path}.stripComments", "true or false")
     try:
         return script_module(
@@ -286,6 +293,22 @@ def parse_budget(value: object, path: str, mode: Mode) -> Duration:
     return budget
 
 
+def parse_settings(raw: object, path: str) -> dict[str, str]:
+    """Environment variables of a team script: upper-case names the runner does not use, string values."""
+    settings = expect(raw, Mapping, path, "an object of NAME: string values")
+    for key, value in settings.items():
+        if not _SETTING.fullmatch(key) or key in RESERVED_SETTING_NAMES or key.startswith("LCC_"):
+            raise ConfigError(
+                f"{key_path(path, key)}: the name is invalid: use upper-case letters, digits and '_', not starting with a "
+                f"digit, and none of {', '.join(sorted(RESERVED_SETTING_NAMES))} or LCC_*."
+            )
+        if not isinstance(value, str) or "\x00" in value:
+            raise ConfigError(
+                f"{key_path(path, key)}: expected a string (without NUL characters), got {json_text(value)}."
+            )
+    return dict(settings)
+
+
 def parse_header(text: str, path: str) -> dict[str, str]:
     """The ``# lifecycle: key=value ...`` line of a script's leading comment block, if any."""
     header: dict[str, str] = {}
@@ -320,7 +343,12 @@ def _files_of(raw: object, path: str, base: Path, header: Mapping[str, str], scr
         entries[name] = (PurePosixPath(folder.as_posix()) / name).as_posix()
     files = {}
     for rel, source in entries.items():
-        where = f"{path}.{rel}" if raw else f"{path}: header files={rel}"
+        where = key_path(path, rel) if raw else f"{path}: header files={rel}"
+        if not _FILE_PATH.fullmatch(rel):
+            raise ConfigError(
+                f"{where}: the path in the bundle is invalid: give a relative path of letters, digits, '.', '_' "
+                "and '-' (no '..', no leading '/' or '.'); the script finds it under $MODULE_DIR/files."
+            )
         file = resolve_inside(base, source, where, directory=False)
         files[rel] = read_bytes(file, where, MAX_CARRIED_FILE_BYTES)
     return files
