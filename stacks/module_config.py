@@ -299,8 +299,8 @@ def parse_settings(raw: object, path: str) -> dict[str, str]:
     for key, value in settings.items():
         if not _SETTING.fullmatch(key) or key in RESERVED_SETTING_NAMES or key.startswith("LCC_"):
             raise ConfigError(
-                f"{key_path(path, key)}: the name is invalid: use upper-case letters, digits and '_', not starting with a "
-                f"digit, and none of {', '.join(sorted(RESERVED_SETTING_NAMES))} or LCC_*."
+                f"{key_path(path, key)}: the name is invalid: use upper-case letters, digits and '_', not starting "
+                f"with a digit, and none of {', '.join(sorted(RESERVED_SETTING_NAMES))} or LCC_*."
             )
         if not isinstance(value, str) or "\x00" in value:
             raise ConfigError(
