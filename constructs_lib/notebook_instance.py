@@ -13,14 +13,15 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.instance_types import AL2023_PLATFORM, notebook_instance_type_problem
 from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.naming import lower_case_name
 from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig
 from constructs_lib.private_network import selected_subnet_ids
 
-_NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-PLATFORMS = ("notebook-al2-v1", "notebook-al2-v2", "notebook-al2-v3", "notebook-al2023-v1")
+_NAME = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+PLATFORMS = (AL2023_PLATFORM,)
+RETIRED_PLATFORMS = ("notebook-al1-v1", "notebook-al2-v1", "notebook-al2-v2", "notebook-al2-v3")
 AUTO_STOP_MODULE = "idle-autostop"
 LOG_GROUP = "/aws/sagemaker/NotebookInstances"
 
@@ -185,21 +186,17 @@ class NotebookInstance(Construct):
         vpc: ec2.IVpc | None,
         security_groups: Sequence[ec2.ISecurityGroup] | None,
     ) -> None:
-        if name is not None and not _NAME.match(name):
+        if name is not None and not _NAME.fullmatch(name):
             raise LifecycleConfigError(
                 f"NotebookInstance name {name!r} is invalid: use 1-63 letters, digits and '-', starting and "
                 "ending with a letter or digit."
             )
-        if not _INSTANCE_TYPE.match(instance_type):
-            raise LifecycleConfigError(
-                f"NotebookInstance instance_type {instance_type!r} is invalid: use an ml.* type such as 'ml.t3.medium'."
-            )
-        if platform_identifier not in PLATFORMS:
-            raise LifecycleConfigError(
-                f"NotebookInstance platform_identifier {platform_identifier!r} is not supported: use one of "
-                + ", ".join(PLATFORMS)
-                + "."
-            )
+        platform = platform_problem(platform_identifier)
+        if platform is not None:
+            raise LifecycleConfigError(f"NotebookInstance platform_identifier {platform}")
+        instance = notebook_instance_type_problem(instance_type, platform_identifier)
+        if instance is not None:
+            raise LifecycleConfigError(f"NotebookInstance instance_type {instance}")
         if not isinstance(volume_size_gib, int) or not 5 <= volume_size_gib <= 16384:
             raise LifecycleConfigError(
                 f"NotebookInstance volume_size_gib {volume_size_gib!r} is out of range: give 5 to 16384."
@@ -208,4 +205,18 @@ class NotebookInstance(Construct):
             raise LifecycleConfigError("NotebookInstance security_groups need a vpc: give vpc as well.")
 
 
-__all__ = ["AUTO_STOP_MODULE", "PLATFORMS", "NotebookInstance"]
+def platform_problem(platform_identifier: object) -> str | None:
+    """Why a notebook instance cannot use ``platform_identifier``, or ``None``."""
+    if platform_identifier in PLATFORMS:
+        return None
+    if platform_identifier in RETIRED_PLATFORMS:
+        return (
+            f"{platform_identifier!r} is Amazon Linux {1 if 'al1' in str(platform_identifier) else 2}, whose "
+            "support ended (Amazon Linux 2 on 2026-06-30): from "
+            f"2026-07-01 such instances can no longer be created or restarted. Use {AL2023_PLATFORM!r} (dnf instead "
+            "of yum, systemd, no TensorFlow kernel, no ml.p2/p3/p3dn/inf1/g3 instance types)."
+        )
+    return f"{platform_identifier!r} is unknown: use {' or '.join(repr(p) for p in PLATFORMS)}."
+
+
+__all__ = ["AUTO_STOP_MODULE", "PLATFORMS", "RETIRED_PLATFORMS", "NotebookInstance", "platform_problem"]

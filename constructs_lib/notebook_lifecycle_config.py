@@ -17,7 +17,7 @@ from constructs_lib.bundling import ArchiveLocation, Compression, LifecycleBundl
 from constructs_lib.bundling.archive import BUCKET_PLACEHOLDER, KEY_PLACEHOLDER, REGION_PLACEHOLDER
 from constructs_lib.errors import LifecycleConfigError
 
-_CONFIG_NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_CONFIG_NAME = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 _HOOKS = (("OnCreate", "on-create"), ("OnStart", "on-start"))
 
 
@@ -49,7 +49,7 @@ class NotebookLifecycleConfig(Construct):
         description: str = "",
     ) -> None:
         super().__init__(scope, id)
-        if name is not None and not _CONFIG_NAME.match(name):
+        if name is not None and not _CONFIG_NAME.fullmatch(name):
             raise LifecycleConfigError(
                 f"NotebookLifecycleConfig name {name!r} is invalid: use 1-63 letters, digits and '-', "
                 "starting and ending with a letter or digit."

@@ -19,7 +19,7 @@ from constructs_lib.naming import lower_case_name
 from constructs_lib.private_network import selected_subnet_ids
 from constructs_lib.studio_settings import StudioSpaceDefaults, StudioUserSettings
 
-_NAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_NAME = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 
 
 class AuthMode(Enum):
@@ -28,7 +28,7 @@ class AuthMode(Enum):
 
 
 def _check_name(value: str, what: str) -> None:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise LifecycleConfigError(
             f"{what} {value!r} is invalid: use 1-63 letters, digits and '-', "
             "starting and ending with a letter or digit."

@@ -15,7 +15,7 @@ from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Modu
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.naming import lower_case_name
 
-_PREFIX = re.compile(r"^(?=.{1,54}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_PREFIX = re.compile(r"(?=.{1,54}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 HASH_LENGTH = 8
 
 
@@ -90,7 +90,7 @@ class StudioLifecycleConfig(Construct):
             )
         if not modules:
             raise LifecycleConfigError("StudioLifecycleConfig modules is empty: give at least one Module.")
-        if name_prefix is not None and not _PREFIX.match(name_prefix):
+        if name_prefix is not None and not _PREFIX.fullmatch(name_prefix):
             raise LifecycleConfigError(
                 f"StudioLifecycleConfig name_prefix {name_prefix!r} is invalid: use 1-54 letters, digits and '-', "
                 "starting and ending with a letter or digit (a '-' and an 8-character content hash follow)."

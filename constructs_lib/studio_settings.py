@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 IDLE_MIN_MINUTES = 60
 IDLE_MAX_MINUTES = 525600
-_INSTANCE_TYPE = re.compile(r"^(system|ml\.[a-z0-9]+\.[a-z0-9]+)$")
+_INSTANCE_TYPE = re.compile(r"(system|ml\.[a-z0-9]+\.[a-z0-9]+)")
 _BUILT_IN_IDLE = (StudioAppType.JUPYTER_LAB, StudioAppType.CODE_EDITOR)
 EBS_MIN_GIB = 5
 EBS_MAX_GIB = 16384
@@ -118,7 +118,7 @@ class StudioAppSettings:
         if len(set(names)) != len(names):
             raise LifecycleConfigError(f"{where}: lifecycle_configs lists the same config twice.")
         if self.default_instance_type is not None:
-            if not _INSTANCE_TYPE.match(self.default_instance_type):
+            if not _INSTANCE_TYPE.fullmatch(self.default_instance_type):
                 raise LifecycleConfigError(
                     f"{where}: default_instance_type {self.default_instance_type!r} is invalid: use an ml.* type."
                 )

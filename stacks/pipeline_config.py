@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stacks.config import ConfigError, _object, _typed
+from stacks.config_values import ConfigError
+from stacks.config_values import expect as _typed
+from stacks.config_values import expect_object as _object
 from stacks.stages import StageSpec
 
 PIPELINE_CONTEXT_KEY = "pipeline"

@@ -13,15 +13,17 @@ from typing import Any
 from aws_cdk import Environment, Stage
 from constructs import Construct
 
-from stacks.config import ConfigError, NotebookEnvironmentConfig, _object
+from stacks.config import NotebookEnvironmentConfig
+from stacks.config_values import ConfigError, json_text
+from stacks.config_values import expect_object as _object
 from stacks.notebook_stack import NotebookStack
 from stacks.studio_config import StudioEnvironmentConfig
 from stacks.studio_stack import add_studio
 
 STAGES_CONTEXT_KEY = "stages"
-_STAGE = re.compile(r"^[A-Z][A-Za-z0-9]{0,31}$")
-_ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_STAGE = re.compile(r"[A-Z][A-Za-z0-9]{0,31}")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,16 +40,18 @@ def parse_stages(raw: object, path: str = STAGES_CONTEXT_KEY) -> tuple[StageSpec
     specs = []
     for name, value in stages.items():
         where = f"{path}.{name}"
-        if not _STAGE.match(name):
+        if not _STAGE.fullmatch(name):
             raise ConfigError(
-                f"{where}: stage name {name!r} is invalid: use PascalCase letters and digits (Dev, Prod)."
+                f"{where}: stage name {json_text(name)} is invalid: use PascalCase letters and digits (Dev, Prod)."
             )
         data = _object(value, where, {"account", "region"}, {"account", "region"})
         account, region = data["account"], data["region"]
-        if not isinstance(account, str) or not _ACCOUNT.match(account):
-            raise ConfigError(f"{where}.account: {account!r} is invalid: give the 12-digit account id as a string.")
-        if not isinstance(region, str) or not _REGION.match(region):
-            raise ConfigError(f"{where}.region: {region!r} is invalid: give a region such as 'eu-west-1'.")
+        if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+            raise ConfigError(
+                f"{where}.account: {json_text(account)} is invalid: give the 12-digit account id as a string."
+            )
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise ConfigError(f"{where}.region: {json_text(region)} is invalid: give a region such as 'eu-west-1'.")
         specs.append(StageSpec(name=name, account=account, region=region))
     return tuple(sorted(specs, key=lambda s: s.name))
 

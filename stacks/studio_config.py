@@ -33,33 +33,27 @@ Spaces, images and the team file system (all optional)::
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from constructs_lib import LifecycleConfigError, Module
-from constructs_lib.catalogue.studio_team import studio_team_conda_builder, studio_team_conda_envs
+from constructs_lib import LifecycleConfigError, Module, Target
+from constructs_lib.instance_types import studio_instance_type_problem
 from constructs_lib.studio_lifecycle_config import StudioAppType
 from constructs_lib.studio_settings import IdleShutdown, PosixUser, SpaceStorage
-from stacks.config import (
-    CATALOGUE,
-    STUDIO_CATALOGUE,
-    ConfigError,
-    _object,
-    _typed,
-    parse_duration,
-    parse_modules,
-)
+from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
+from stacks.module_config import parse_modules
+
+_object = expect_object
+_typed = expect
+DOMAIN = "AWS::SageMaker::Domain"
+USER_PROFILE = "AWS::SageMaker::UserProfile"
 
 STUDIO_CONTEXT_KEY = "studioEnvironment"
-STUDIO_MODULES: dict[str, Callable[..., Module]] = {
-    **STUDIO_CATALOGUE,
-    "studio-team-conda-envs": studio_team_conda_envs,
-    "studio-team-conda-builder": studio_team_conda_builder,
-}
 MAX_USER_SHARDS = 100
-_ID = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
-_USER = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_ID = re.compile(r"[A-Z][A-Za-z0-9]{0,39}")
+_USER = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 APP_TYPES = {t.value: t for t in StudioAppType}
 
 
@@ -146,7 +140,11 @@ def _app_type(value: object, path: str) -> StudioAppType:
 
 
 def _apps(
-    raw: object, path: str, configs: Mapping[str, StudioAppType], images: Mapping[str, StudioAppType] | None = None
+    raw: object,
+    path: str,
+    configs: Mapping[str, StudioAppType],
+    images: Mapping[str, StudioAppType] | None = None,
+    resource: str = DOMAIN,
 ) -> dict[StudioAppType, AppSpec]:
     data = _object(raw, path, set(APP_TYPES))
     apps: dict[StudioAppType, AppSpec] = {}
@@ -184,7 +182,9 @@ def _apps(
             )
         instance_type = spec.get("defaultInstanceType")
         if instance_type is not None:
-            _typed(instance_type, str, f"{where}.defaultInstanceType", "a string")
+            problem = studio_instance_type_problem(instance_type, resource)
+            if problem is not None:
+                raise ConfigError(f"{where}.defaultInstanceType: {problem}")
         built_in, attached, default_image = _built_in_and_images(spec, where, app_type, configs, images or {})
         apps[app_type] = AppSpec(
             lifecycle_configs=tuple(names),
@@ -237,24 +237,26 @@ def _idle(raw: object, path: str) -> IdleShutdown:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def parse_studio_config(raw: object, path: str = STUDIO_CONTEXT_KEY) -> StudioEnvironmentConfig:
+def parse_studio_config(
+    raw: object, path: str = STUDIO_CONTEXT_KEY, *, base_dir: Path | None = None
+) -> StudioEnvironmentConfig:
+    """The Studio environment; script paths of module entries are relative to ``base_dir``."""
     keys = {"authMode", "idleShutdown", "lifecycleConfigs", "apps", "userShards", "users"}
     keys |= {"storage", "teamFileSystem", "customImages", "spaces"}
     data = _object(raw, path, keys)
     auth = data.get("authMode", "IAM")
     if auth not in ("IAM", "SSO"):
-        raise ConfigError(f"{path}.authMode: {auth!r} is invalid; use 'IAM' or 'SSO'.")
-    notebook = (CATALOGUE, "notebook instances")
+        raise ConfigError(f'{path}.authMode: {json_text(auth)} is invalid; use "IAM" or "SSO".')
     configs: list[LifecycleConfigSpec] = []
     for i, item in enumerate(_typed(data.get("lifecycleConfigs", []), list, f"{path}.lifecycleConfigs", "a list")):
         where = f"{path}.lifecycleConfigs[{i}]"
         spec = _object(item, where, {"id", "appType", "modules"}, {"id", "appType", "modules"})
         config_id = _typed(spec["id"], str, f"{where}.id", "a string")
-        if not _ID.match(config_id):
-            raise ConfigError(f"{where}.id: {config_id!r} is invalid: use PascalCase letters and digits.")
+        if not _ID.fullmatch(config_id):
+            raise ConfigError(f"{where}.id: {json_text(config_id)} is invalid: use PascalCase letters and digits.")
         if any(c.id == config_id for c in configs):
             raise ConfigError(f"{where}.id: {config_id!r} is used twice; ids must be unique.")
-        modules = parse_modules(spec["modules"], f"{where}.modules", STUDIO_MODULES, notebook)
+        modules = parse_modules(spec["modules"], f"{where}.modules", Target.STUDIO, base_dir)
         if not modules:
             raise ConfigError(f"{where}.modules: give at least one module.")
         configs.append(
@@ -274,10 +276,10 @@ def parse_studio_config(raw: object, path: str = STUDIO_CONTEXT_KEY) -> StudioEn
         where = f"{path}.users[{i}]"
         spec = _object(item, where, {"name", "apps", "storage"}, {"name"})
         name = spec["name"]
-        if not isinstance(name, str) or not _USER.match(name):
+        if not isinstance(name, str) or not _USER.fullmatch(name):
             raise ConfigError(
-                f"{where}.name: {name!r} is invalid: use 1-63 letters, digits and '-', starting and ending with a "
-                "letter or digit."
+                f"{where}.name: {json_text(name)} is invalid: use 1-63 letters, digits and '-', starting and ending "
+                "with a letter or digit."
             )
         if name.lower() in seen:
             raise ConfigError(f"{where}.name: {name!r} is already users[{seen[name.lower()]}]; names must be unique.")
@@ -285,7 +287,7 @@ def parse_studio_config(raw: object, path: str = STUDIO_CONTEXT_KEY) -> StudioEn
         users.append(
             UserSpec(
                 name=name,
-                apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types),
+                apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types, USER_PROFILE),
                 storage=_storage(spec["storage"], f"{where}.storage") if "storage" in spec else None,
             )
         )

@@ -43,9 +43,9 @@ class Target(Enum):
     STUDIO = "studio"
 
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
-_SETTING = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_FILE_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
+_SETTING = re.compile(r"[A-Z_][A-Z0-9_]*")
+_FILE_PART = re.compile(r"[A-Za-z0-9._-]+")
 
 FileSource = str | bytes | Path
 
@@ -92,7 +92,7 @@ class Module:
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise LifecycleConfigError(
                 f"module name {self.name!r} is invalid: use 1-48 characters of a-z, 0-9 and '-', "
                 "starting with a letter or digit."
@@ -150,7 +150,7 @@ class Module:
 
     def _check_settings(self, where: str) -> None:
         for key, value in self.settings.items():
-            if not isinstance(key, str) or not _SETTING.match(key):
+            if not isinstance(key, str) or not _SETTING.fullmatch(key):
                 raise LifecycleConfigError(
                     f"{where}: setting name {key!r} is invalid: use upper-case letters, digits and '_', "
                     "not starting with a digit."
@@ -168,7 +168,8 @@ class Module:
         loaded: dict[str, bytes] = {}
         for rel, source in sorted(self.files.items()):
             parts = PurePosixPath(rel).parts
-            if not rel or rel.startswith("/") or not all(_FILE_PART.match(p) and p not in {".", ".."} for p in parts):
+            safe = all(_FILE_PART.fullmatch(p) and p not in {".", ".."} for p in parts)
+            if not rel or rel.startswith("/") or not safe:
                 raise LifecycleConfigError(
                     f"{where}: file path {rel!r} is invalid: give a relative path of letters, digits, "
                     "'.', '_' and '-' without '..'."

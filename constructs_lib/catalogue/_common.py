@@ -14,9 +14,9 @@ from constructs_lib.errors import LifecycleConfigError
 SCRIPTS_PACKAGE = "lifecycle_scripts.notebook"
 NOTEBOOK_ONLY = frozenset({Target.NOTEBOOK_INSTANCE})
 
-_PATH_PART = re.compile(r"^[A-Za-z0-9._-]+$")
-_DOT_NAME = re.compile(r"^\.[A-Za-z0-9_-][A-Za-z0-9._-]*$")
-_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_PATH_PART = re.compile(r"[A-Za-z0-9._-]+")
+_DOT_NAME = re.compile(r"\.[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]*")
 
 
 def script(file_name: str, package: str = SCRIPTS_PACKAGE) -> str:
@@ -24,9 +24,22 @@ def script(file_name: str, package: str = SCRIPTS_PACKAGE) -> str:
     return resources.files(package).joinpath(file_name).read_text(encoding="utf-8")
 
 
-def fail(factory: str, argument: str, value: object, allowed: str) -> LifecycleConfigError:
+class ArgumentError(LifecycleConfigError):
+    """A bad argument of a catalogue factory: ``factory``, ``argument``, the offending ``value`` (the
+    argument or the element of it that is wrong) and what is ``allowed``, kept apart so that a caller
+    reading JSON can say the same in its own terms (key path, JSON values)."""
+
+    def __init__(self, factory: str, argument: str, value: object, allowed: str, *, shown: str | None = None) -> None:
+        super().__init__(f"{factory}: {argument}={shown or repr(value)} is invalid: {allowed}")
+        self.factory = factory
+        self.argument = argument
+        self.value = value
+        self.allowed = allowed
+
+
+def fail(factory: str, argument: str, value: object, allowed: str) -> ArgumentError:
     """The error for a bad argument: names the factory, the argument, the value and what is allowed."""
-    return LifecycleConfigError(f"{factory}: {argument}={value!r} is invalid: {allowed}")
+    return ArgumentError(factory, argument, value, allowed)
 
 
 def check_type(factory: str, argument: str, value: object, kind: type | tuple[type, ...], what: str) -> None:
@@ -81,5 +94,5 @@ def whole_minutes(factory: str, argument: str, value: object, *, minimum: int, m
         raise fail(factory, argument, value, allowed)
     seconds = value.to_seconds()
     if seconds % 60 or not minimum <= seconds // 60 <= maximum:
-        raise LifecycleConfigError(f"{factory}: {argument}={value.to_human_string()} is invalid: {allowed}")
+        raise ArgumentError(factory, argument, value, allowed, shown=value.to_human_string())
     return int(seconds // 60)

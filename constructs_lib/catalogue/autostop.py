@@ -17,11 +17,11 @@ AUTOSTOP_PROGRAM = "autostop.py"
 
 _SIXTY_MINUTES = Duration.minutes(60)
 _FIFTEEN_MINUTES = Duration.minutes(15)
-_CRON_FIELD = re.compile(r"^[0-9*/,-]+$")
+_CRON_FIELD = re.compile(r"[0-9*/,-]+")
 # (name, lowest, highest) of the five cron fields
 _CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
-_CRON_ITEM = re.compile(r"^(\*|(?P<low>[0-9]+)(-(?P<high>[0-9]+))?)(/(?P<step>[0-9]+))?$")
-_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+_CRON_ITEM = re.compile(r"(\*|(?P<low>[0-9]+)(-(?P<high>[0-9]+))?)(/(?P<step>[0-9]+))?")
+_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
 
 def _check_schedule(schedule: object) -> str:

@@ -21,14 +21,14 @@ from constructs_lib.catalogue._common import (
     script,
 )
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # A conda match spec without whitespace or shell metacharacters other than the comparison operators,
 # for example "numpy", "numpy>=1.26", "pandas=2.1.*", "conda-forge::xgboost", "pytorch=2.1=*cuda*".
 _PACKAGE_SPEC = re.compile(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*(::[A-Za-z0-9][A-Za-z0-9._-]*)?([=<>!~][A-Za-z0-9.*+_,=<>!~-]*)?$"
+    r"[A-Za-z0-9][A-Za-z0-9._-]*(::[A-Za-z0-9][A-Za-z0-9._-]*)?([=<>!~][A-Za-z0-9.*+_,=<>!~-]*)?"
 )
-_PYTHON_VERSION = re.compile(r"^3(\.[0-9]{1,2}){1,2}$")
-_CHANNEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)$")
+_PYTHON_VERSION = re.compile(r"3(\.[0-9]{1,2}){1,2}")
+_CHANNEL = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)")
 _FORTY_FIVE_MINUTES = Duration.minutes(45)
 MAX_BACKGROUND_MINUTES = 24 * 60
 

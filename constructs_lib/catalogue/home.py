@@ -11,9 +11,9 @@ from aws_cdk import Duration
 from constructs_lib.bundling import Module, RunAs
 from constructs_lib.catalogue._common import NOTEBOOK_ONLY, check_type, dot_name, fail, relative_dir, script
 
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_EMAIL = re.compile(r"[^@\s<>\"',;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 # section.key or section.subsection.key (git's own rules, without quotes or whitespace in the subsection)
-_GIT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9_./:@+-]+)?\.[A-Za-z][A-Za-z0-9-]*$")
+_GIT_KEY = re.compile(r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9_./:@+-]+)?\.[A-Za-z][A-Za-z0-9-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from aws_cdk import Duration
 
@@ -14,8 +15,8 @@ from constructs_lib.catalogue._common import NOTEBOOK_ONLY, fail, relative_dir, 
 PERSISTED_BIN_PROFILE = "persisted-bin.sh"
 """The /etc/profile.d file written by ``persisted_bin_on_path``."""
 
-_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PROFILE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.sh$")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROFILE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.sh")
 
 RESERVED_VARIABLES = frozenset(
     {
@@ -62,6 +63,86 @@ RESERVED_VARIABLES = frozenset(
 RESERVED_PREFIXES = ("LD_", "BASH_FUNC_")
 """Dynamic-loader variables (LD_PRELOAD, LD_LIBRARY_PATH, ...) and exported bash functions."""
 
+_RUNS_A_PROGRAM = "names a program that other programs (git, systemctl, man, sudo...) run"
+_LOADS_CONFIG = "configuration there can run commands"
+RISKY_VARIABLES: Mapping[str, str] = MappingProxyType(
+    {
+        # glibc's own list of variables it drops for setuid programs (UNSECURE_ENVVARS), minus LD_*:
+        "GCONV_PATH": "makes glibc load character-conversion modules (shared libraries) from that directory",
+        "GETCONF_DIR": "makes getconf run programs from that directory",
+        "GLIBC_TUNABLES": "changes glibc's memory allocator and loader at start-up (CVE-2023-4911)",
+        "HOSTALIASES": "makes glibc read host aliases from that file",
+        "LOCALDOMAIN": "changes how glibc resolves names",
+        "LOCPATH": "makes glibc load locale data from that directory",
+        "MALLOC_TRACE": "makes glibc write a trace to that file",
+        "NIS_PATH": "changes how glibc looks up NIS+ tables",
+        "NLSPATH": "makes programs load message catalogues from that path",
+        "RESOLV_HOST_CONF": "makes glibc read resolver configuration from that file",
+        "RES_OPTIONS": "changes how glibc resolves names",
+        "TMPDIR": "moves root's temporary files into that directory (a notebook user's directory allows symlink "
+        "attacks on files root writes)",
+        "TZDIR": "makes glibc load time-zone files from that directory",
+        # Configuration files that can run commands:
+        "AWS_CONFIG_FILE": "points the AWS CLI and SDKs at a config file, whose credential_process runs a command",
+        "AWS_SHARED_CREDENTIALS_FILE": "points the AWS CLI and SDKs at a credentials file, whose credential_process "
+        "runs a command",
+        "OPENSSL_CONF": "points OpenSSL at a configuration file, which can load engines and providers (shared "
+        "libraries)",
+        "OPENSSL_ENGINES": "makes OpenSSL load engines (shared libraries) from that directory",
+        "OPENSSL_MODULES": "makes OpenSSL load providers (shared libraries) from that directory",
+        "CURL_HOME": "makes curl read a .curlrc from that directory, which can write files anywhere",
+        "WGETRC": "makes wget read that file, which can write files anywhere",
+        "PIP_CONFIG_FILE": "makes pip read that file, which chooses the index that root's pip installs from",
+        "CONDARC": "makes conda read that file, which chooses the channels that root's conda installs from",
+        "XDG_CONFIG_HOME": "moves the configuration of git and many other tools into that directory ("
+        + _LOADS_CONFIG
+        + ")",
+        "XDG_CONFIG_DIRS": "adds directories of configuration for git and many other tools (" + _LOADS_CONFIG + ")",
+        "EXINIT": "holds ex/vi commands run when vi starts, and they can run shell commands",
+        "VIMINIT": "holds vim commands run when vim starts, and they can run shell commands",
+        "PYTHONWARNINGS": "makes Python import the module named in a warning filter at start-up (with BROWSER, a "
+        "known way to run a command)",
+        "PYTHONBREAKPOINT": "makes Python import and call the named function on breakpoint()",
+        "PERL5DB": "holds Perl code run by the debugger",
+        "R_PROFILE": "holds R code run when R starts",
+        "R_PROFILE_USER": "holds R code run when R starts",
+        "GIT_EXEC_PATH": "makes git run its sub-commands from that directory",
+        "GIT_TEMPLATE_DIR": "makes git copy hooks (programs) from that directory into new repositories",
+        "GIT_SSH": _RUNS_A_PROGRAM,
+        "GIT_SSH_COMMAND": _RUNS_A_PROGRAM,
+        "GIT_ASKPASS": _RUNS_A_PROGRAM,
+        "GIT_EDITOR": _RUNS_A_PROGRAM,
+        "GIT_PAGER": _RUNS_A_PROGRAM,
+        "GIT_PROXY_COMMAND": _RUNS_A_PROGRAM,
+        "GIT_EXTERNAL_DIFF": _RUNS_A_PROGRAM,
+        "SSH_ASKPASS": _RUNS_A_PROGRAM,
+        "BROWSER": _RUNS_A_PROGRAM,
+        "EDITOR": _RUNS_A_PROGRAM,
+        "VISUAL": _RUNS_A_PROGRAM,
+        "SUDO_EDITOR": _RUNS_A_PROGRAM,
+        "PAGER": _RUNS_A_PROGRAM,
+        "MANPAGER": _RUNS_A_PROGRAM,
+        "SYSTEMD_PAGER": _RUNS_A_PROGRAM,
+        "SYSTEMD_EDITOR": _RUNS_A_PROGRAM,
+        "LESSOPEN": "names an input preprocessor that less runs on every file it shows",
+        "LESSCLOSE": "names a post-processor that less runs on every file it shows",
+        # Prompts: expanded with command substitution by root's interactive shells.
+        "PS0": "is expanded, command substitutions included, before every command of an interactive bash",
+        "PS3": "is expanded, command substitutions included, by select in bash",
+        "HISTFILE": "makes root's interactive shells write their history to that file",
+    }
+)
+"""Variables refused unless named in ``allow_variables``: each makes programs that root runs load code or
+configuration from the value (a file or directory that the notebook user may be able to write). The reason
+is part of the error."""
+RISKY_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "GIT_CONFIG": "GIT_CONFIG* variables give git configuration (core.pager, core.fsmonitor, credential "
+        "helpers run commands)",
+        "MALLOC_": "MALLOC_* variables change glibc's allocator in every program",
+    }
+)
+
 
 def persisted_bin_on_path(*, bin_dir: str = "bin") -> Module:
     """Append ``$PERSIST_DIR/<bin_dir>`` to the notebook user's PATH in login shells, through
@@ -90,8 +171,32 @@ def profile_script(variables: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_variables(factory: str, variables: object) -> None:
-    """Names safe to export and string values without NUL (shared with the Studio variant)."""
+def risk_of(name: str) -> str | None:
+    """Why setting ``name`` is risky (``RISKY_VARIABLES``, ``RISKY_PREFIXES``), or ``None``."""
+    if name in RISKY_VARIABLES:
+        return f"{name} {RISKY_VARIABLES[name]}"
+    for prefix, reason in RISKY_PREFIXES.items():
+        if name.startswith(prefix):
+            return reason
+    return None
+
+
+def check_variables(factory: str, variables: object, allow_variables: object = ()) -> None:
+    """Names safe to export and string values without NUL (shared with the Studio variant).
+
+    A name of ``RISKY_VARIABLES`` (or starting with one of ``RISKY_PREFIXES``) is refused, with the
+    reason, unless it is listed in ``allow_variables``.
+    """
+    if isinstance(allow_variables, str) or not isinstance(allow_variables, Sequence):
+        raise fail(factory, "allow_variables", allow_variables, "give a list of variable names, such as ['PAGER'].")
+    for name in allow_variables:
+        if not isinstance(name, str) or risk_of(name) is None:
+            raise fail(
+                factory,
+                "allow_variables",
+                name,
+                "list only names that are refused without it (see RISKY_VARIABLES in constructs_lib.catalogue.shell).",
+            )
     if not isinstance(variables, Mapping):
         raise fail(factory, "variables", variables, "give a mapping of variable names to string values.")
     if not variables:
@@ -113,21 +218,34 @@ def check_variables(factory: str, variables: object) -> None:
                 f"{', '.join(sorted(RESERVED_VARIABLES))} and names starting with {' or '.join(RESERVED_PREFIXES)}); "
                 "use persisted_bin_on_path for PATH.",
             )
+        risk = risk_of(name)
+        if risk is not None and name not in allow_variables:
+            raise fail(
+                factory,
+                "variables",
+                name,
+                f"{risk}; the file is read by every login shell, root's included, so a value pointing where the "
+                f"notebook user can write would let them run code as root. If the value is safe (root-owned) and "
+                f"your team needs it, list {name!r} in allow_variables.",
+            )
         if not isinstance(value, str) or "\x00" in value:
             raise fail(
                 factory, "variables", {name: value}, f"the value of {name} must be a string without NUL characters."
             )
 
 
-def environment_variables(*, variables: Mapping[str, str], file_name: str = "notebook-environment.sh") -> Module:
+def environment_variables(
+    *, variables: Mapping[str, str], file_name: str = "notebook-environment.sh", allow_variables: Sequence[str] = ()
+) -> Module:
     """Export ``variables`` in every login shell through ``/etc/profile.d/<file_name>`` (mode 644).
 
     The file is generated here with every value quoted by ``shlex.quote`` and carried in the bundle, so
     quotes, ``$``, backticks and newlines arrive literally and nothing in a value is ever executed.
-    Runs as root (it writes to /etc/profile.d).
+    Names that make root's programs load code or configuration (``RISKY_VARIABLES``) need to be listed in
+    ``allow_variables`` as well. Runs as root (it writes to /etc/profile.d).
     """
     factory = "environment_variables"
-    check_variables(factory, variables)
+    check_variables(factory, variables, allow_variables)
     if not isinstance(file_name, str) or not _PROFILE_FILE.fullmatch(file_name) or file_name == PERSISTED_BIN_PROFILE:
         raise fail(
             factory,

@@ -6,7 +6,7 @@ no root and no ``/etc/profile.d`` to write, and ``/home/sagemaker-user`` is the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 
@@ -32,10 +32,11 @@ def studio_conda_env_kernels(*, envs_dir: str = ".conda/envs", display_prefix: s
     )
 
 
-def studio_environment_variables(*, variables: Mapping[str, str]) -> Module:
+def studio_environment_variables(*, variables: Mapping[str, str], allow_variables: Sequence[str] = ()) -> Module:
     """Export ``variables`` from ``~/.config/sagemaker-lifecycle/environment.sh``, sourced by ``~/.bashrc``
-    and ``~/.profile``; values are quoted at synth time, so they arrive literally."""
-    check_variables("studio_environment_variables", variables)
+    and ``~/.profile``; values are quoted at synth time, so they arrive literally. Risky names (see
+    ``environment_variables``) need ``allow_variables``: KernelGateway apps run as root."""
+    check_variables("studio_environment_variables", variables, allow_variables)
     names = sorted(variables)
     return Module(
         name="studio-environment-variables",

@@ -136,8 +136,20 @@ def test_given_role_and_key_are_used_instead_of_new_ones() -> None:
     [
         ({"name": "bad_name"}, "name 'bad_name' is invalid"),
         ({"name": "x" * 64}, "is invalid"),
-        ({"instance_type": "t3.medium"}, "instance_type 't3.medium' is invalid"),
-        ({"platform_identifier": "notebook-al1-v1"}, "platform_identifier 'notebook-al1-v1' is not supported"),
+        ({"name": "nb\n"}, r"name 'nb\\n' is invalid"),
+        ({"instance_type": "t3.medium"}, "instance_type 't3.medium' is not a notebook instance type"),
+        (
+            {"instance_type": "ml.t3.meduim"},
+            "'ml.t3.meduim' is not a notebook instance type; did you mean 'ml.t3.medium'",
+        ),
+        ({"instance_type": "ml.t3.medium\n"}, "is not a notebook instance type"),
+        ({"instance_type": "ml.p3.2xlarge"}, "'ml.p3.2xlarge' is not offered on notebook-al2023-v1"),
+        ({"platform_identifier": "notebook-al1-v1"}, "platform_identifier 'notebook-al1-v1' is Amazon Linux 1"),
+        (
+            {"platform_identifier": "notebook-al2-v3"},
+            "Amazon Linux 2, whose support ended .*2026-06-30.*: from 2026-07-01 .* Use 'notebook-al2023-v1'",
+        ),
+        ({"platform_identifier": "notebook-al2023-v1\n"}, "is unknown: use 'notebook-al2023-v1'"),
         ({"volume_size_gib": 4}, "volume_size_gib 4 is out of range"),
         ({"volume_size_gib": 16385}, "volume_size_gib 16385 is out of range"),
         ({"direct_internet_access": False}, "direct_internet_access=False needs a vpc"),

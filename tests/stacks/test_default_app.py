@@ -89,9 +89,10 @@ def test_bad_configuration_fails_synth_naming_the_key(tmp_path: Path) -> None:
     result = cdk_synth(REPO, tmp_path / "out", "-c", f"configFile={config_file}")
     assert result.returncode != 0
     assert (
-        "notebookEnvironment.notebooks[0].onStart[6].idle: "
-        "expected a duration such as '90s', '60m' or '2h', got 'forever'" in result.stderr
+        "error: notebookEnvironment.notebooks[0].onStart[6].idle: "
+        'expected a duration such as "90s", "60m" or "2h", got "forever".' in result.stderr
     )
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr
 
 
 def test_default_on_start_hook_from_the_template_runs_twice_to_the_same_state(

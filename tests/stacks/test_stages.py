@@ -54,11 +54,14 @@ def test_each_stage_gets_every_stack_in_its_account_and_region_without_lookups(t
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"dev": {"account": "111111111111", "region": "eu-west-1"}}, r"stages.dev: stage name 'dev' is invalid"),
+        ({"dev": {"account": "111111111111", "region": "eu-west-1"}}, r'stages.dev: stage name "dev" is invalid'),
         ({"Dev": {"account": 111111111111, "region": "eu-west-1"}}, r"stages.Dev.account: 111111111111 is invalid"),
         ({"Dev": {"account": "11111111111", "region": "eu-west-1"}}, r"stages.Dev.account"),
-        ({"Dev": {"account": "111111111111", "region": "Ireland"}}, r"stages.Dev.region: 'Ireland' is invalid"),
+        ({"Dev": {"account": "111111111111", "region": "Ireland"}}, r'stages.Dev.region: "Ireland" is invalid'),
         ({"Dev": {"account": "111111111111"}}, r"stages.Dev.region: required key is missing"),
+        ({"Dev\n": {"account": "111111111111", "region": "eu-west-1"}}, r"stage name \"Dev\\n\" is invalid"),
+        ({"Dev": {"account": "111111111111\n", "region": "eu-west-1"}}, r"stages.Dev.account: .* is invalid"),
+        ({"Dev": {"account": "111111111111", "region": "eu-west-1\n"}}, r"stages.Dev.region: .* is invalid"),
         ([], r"stages: expected an object"),
     ],
 )

@@ -144,7 +144,31 @@ def test_studio_templates_never_mention_ec2_user(tmp_path: Path) -> None:
             r"apps.JupyterLab.default: 'LabDefault' is not in lifecycleConfigs \[\]",
         ),
         ({"users": [{"name": "bob"}, {"name": "Bob"}]}, r"users\[1\].name: 'Bob' is already users\[0\]"),
-        ({"users": [{"name": "bad_name"}]}, r"users\[0\].name: 'bad_name' is invalid"),
+        ({"users": [{"name": "bad_name"}]}, r'users\[0\].name: "bad_name" is invalid'),
+        ({"users": [{"name": "alice"}, {"name": "alice\n"}]}, r'users\[1\].name: "alice\\n" is invalid'),
+        ({"users": [{"name": "alice\n"}]}, r'users\[0\].name: "alice\\n" is invalid'),
+        (
+            {"lifecycleConfigs": [{"id": "Lab\n", "appType": "JupyterLab", "modules": []}]},
+            r'lifecycleConfigs\[0\].id: "Lab\\n" is invalid',
+        ),
+        (
+            {"apps": {"JupyterLab": {"defaultInstanceType": "ml.t3.meduim"}}},
+            r"apps.JupyterLab.defaultInstanceType: 'ml.t3.meduim' is not a Studio app instance type of "
+            r"AWS::SageMaker::Domain; did you mean 'ml.t3.medium'",
+        ),
+        (
+            {"users": [{"name": "bob", "apps": {"CodeEditor": {"defaultInstanceType": "ml.m5.large\n"}}}]},
+            r"users\[0\].apps.CodeEditor.defaultInstanceType: .* is not a Studio app instance type of "
+            r"AWS::SageMaker::UserProfile",
+        ),
+        (
+            {
+                "lifecycleConfigs": [
+                    {"id": "Lab", "appType": "JupyterLab", "modules": [{"script": "x.sh", "runAs": "root"}]}
+                ]
+            },
+            r"lifecycleConfigs\[0\].modules\[0\].script: script paths need the configuration's directory",
+        ),
         (
             {"lifecycleConfigs": [{"id": "Lab", "appType": "JupyterLab", "modules": [{"module": "idle-autostop"}]}]},
             r"lifecycleConfigs\[0\].modules\[0\].module: 'idle-autostop' is made for notebook instances",

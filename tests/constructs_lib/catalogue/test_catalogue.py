@@ -43,8 +43,11 @@ STUDIO_DEFAULTS: dict[str, tuple[Callable[[], Module], str]] = {
 }
 
 
+NOT_FACTORIES = {"ArgumentError", "register", "registered", "script_module"}
+
+
 def test_every_factory_is_exported() -> None:
-    assert sorted(catalogue.__all__) == sorted([*DEFAULTS, *STUDIO_DEFAULTS])
+    assert sorted(set(catalogue.__all__) - NOT_FACTORIES) == sorted([*DEFAULTS, *STUDIO_DEFAULTS])
 
 
 @pytest.mark.parametrize("factory", sorted(STUDIO_DEFAULTS))

@@ -75,3 +75,55 @@ def test_environment_rejects_file_names(value: Any) -> None:
 def test_interpreter_start_up_variables_are_refused(name: str) -> None:
     with pytest.raises(LifecycleConfigError, match=f"variables='{name}' is invalid"):
         environment_variables(variables={name: "/home/ec2-user/SageMaker/lib"})
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("AWS_CONFIG_FILE", "credential_process runs a command"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "credential_process"),
+        ("GCONV_PATH", "character-conversion modules (shared libraries)"),
+        ("OPENSSL_CONF", "engines and providers"),
+        ("PYTHONWARNINGS", "import the module named in a warning filter"),
+        ("GIT_EXEC_PATH", "sub-commands from that directory"),
+        ("GIT_CONFIG_COUNT", "GIT_CONFIG* variables give git configuration"),
+        ("LESSOPEN", "input preprocessor"),
+        ("PAGER", "names a program"),
+        ("EXINIT", "ex/vi commands"),
+        ("PS0", "command substitutions included"),
+        ("TMPDIR", "symlink attacks"),
+        ("GLIBC_TUNABLES", "CVE-2023-4911"),
+        ("MALLOC_ARENA_MAX", "MALLOC_* variables"),
+    ],
+)
+def test_variables_that_make_root_load_user_code_are_refused_with_the_reason(name: str, reason: str) -> None:
+    with pytest.raises(LifecycleConfigError, match=f"variables='{name}' is invalid") as error:
+        environment_variables(variables={name: "/home/ec2-user/SageMaker/x"})
+    message = str(error.value)
+    assert reason in message and f"list '{name}' in allow_variables" in message and "\n" not in message
+
+
+def test_a_risky_variable_listed_in_allow_variables_is_exported() -> None:
+    module = environment_variables(variables={"PAGER": "less", "TEAM": "x"}, allow_variables=["PAGER"])
+    assert b"export PAGER=less\n" in module.carried_files["environment.sh"]
+    with pytest.raises(LifecycleConfigError, match="variables='TMPDIR' is invalid"):
+        environment_variables(variables={"PAGER": "less", "TMPDIR": "/tmp"}, allow_variables=["PAGER"])
+
+
+@pytest.mark.parametrize("allow", ["PAGER", ["TEAM"], ["LD_PRELOAD"], [3]])
+def test_allow_variables_lists_only_risky_names(allow: Any) -> None:
+    with pytest.raises(LifecycleConfigError, match="allow_variables="):
+        environment_variables(variables={"TEAM": "x"}, allow_variables=allow)
+
+
+def test_reserved_names_stay_refused_even_when_allowed() -> None:
+    with pytest.raises(LifecycleConfigError, match="allow_variables='LD_PRELOAD'"):
+        environment_variables(variables={"LD_PRELOAD": "x"}, allow_variables=["LD_PRELOAD"])
+
+
+def test_studio_variant_refuses_the_same_names() -> None:
+    from constructs_lib.catalogue.studio_home import studio_environment_variables
+
+    with pytest.raises(LifecycleConfigError, match="variables='OPENSSL_CONF' is invalid"):
+        studio_environment_variables(variables={"OPENSSL_CONF": "/home/sagemaker-user/o.cnf"})
+    assert studio_environment_variables(variables={"OPENSSL_CONF": "/etc/o.cnf"}, allow_variables=["OPENSSL_CONF"])
