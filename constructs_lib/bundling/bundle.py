@@ -30,7 +30,11 @@ from constructs_lib.bundling.limits import (
     CONTENT_LIMIT_CHARS,
     HOOK_TIMEOUT_SECONDS,
     KILL_GRACE_SECONDS,
+    LOG_CAP_BYTES,
+    LOG_DRAIN_SECONDS,
     RESERVED_SECONDS,
+    STOP_SECONDS,
+    USER_LOG_KEEP_BYTES,
 )
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
 from constructs_lib.errors import LifecycleConfigError
@@ -193,11 +197,12 @@ class LifecycleBundle:
                     "sagemaker-user; use RunAs.NOTEBOOK_USER."
                 )
         blocking = [m for m in self.modules if m.mode is Mode.BLOCKING]
-        needed = sum(m.budget_seconds + KILL_GRACE_SECONDS for m in blocking)
+        needed = sum(m.budget_seconds + STOP_SECONDS for m in blocking)
         if needed > BLOCKING_BUDGET_SECONDS:
             listing = "; ".join(f"{m.name} {m.budget_seconds}s" for m in blocking)
             raise LifecycleConfigError(
-                f"{where}: blocking budgets need {needed}s (each plus {KILL_GRACE_SECONDS}s to stop it) but a "
+                f"{where}: blocking budgets need {needed}s (each plus {STOP_SECONDS}s to stop it and drain its "
+                "output) but a "
                 f"hook may block for {BLOCKING_BUDGET_SECONDS}s ({HOOK_TIMEOUT_SECONDS}s limit less "
                 f"{RESERVED_SECONDS}s reserved): {listing}. Lower the budgets or make long work Mode.BACKGROUND."
             )
@@ -225,6 +230,9 @@ class LifecycleBundle:
             "LOG_DIR": profile.log_dir,
             "HOOK_BUDGET": str(BLOCKING_BUDGET_SECONDS),
             "KILL_GRACE": str(KILL_GRACE_SECONDS),
+            "LOG_CAP": str(LOG_CAP_BYTES),
+            "LOG_DRAIN": str(LOG_DRAIN_SECONDS),
+            "USER_LOG_KEEP": str(USER_LOG_KEEP_BYTES),
         }
         plan = "".join(
             f"{i:02d}\t{m.name}\t{m.user.value}\t{m.mode.value}\t{m.budget_seconds}\n"
