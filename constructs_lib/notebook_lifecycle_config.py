@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Annotations, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -29,6 +29,8 @@ class NotebookLifecycleConfig(Construct):
     With ``archive_location=ArchiveLocation.S3_ASSET`` the modules' archive is published as a CDK asset
     (to the bootstrap bucket) and each hook is a small loader that copies it with the instance's role and
     checks its sha256 before running it: for modules that do not fit 16384 characters even compressed.
+    ``ArchiveLocation.AUTO`` keeps each hook inline while it fits and makes it an S3 asset otherwise; synth
+    says which in an info annotation (``cdk synth`` prints it).
     The instance then needs a route to S3 (``PrivateNotebookNetwork`` has a gateway endpoint), and
     ``NotebookInstance`` grants its role ``s3:GetObject`` on exactly those objects.
 
@@ -68,6 +70,9 @@ class NotebookLifecycleConfig(Construct):
             for (key, hook), modules in zip(_HOOKS, (on_create, on_start), strict=True)
             if modules
         }
+        for bundle in bundles.values():
+            if bundle.location_note is not None:
+                Annotations.of(self).add_info(bundle.location_note)
         self.on_create_bundle = bundles.get("OnCreate")
         self.on_start_bundle = bundles.get("OnStart")
         self.archive_assets: dict[str, s3_assets.Asset] = {}

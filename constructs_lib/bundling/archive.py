@@ -72,6 +72,8 @@ class ArchiveLocation(Enum):
     S3_ASSET = "s3-asset"
     """A CDK asset in the bootstrap bucket, fetched and verified by a small loader script; the
     instance's role may read that one object and the instance needs a route to S3."""
+    AUTO = "auto"
+    """Inline while the script fits the limit, else an S3 asset; synth says which."""
 
 
 BUCKET_PLACEHOLDER = "@BUCKET@"
@@ -86,28 +88,19 @@ MAX_KEY_CHARS = 128
 def tar_bytes(files: Mapping[str, tuple[bytes, int]]) -> bytes:
     """A tar of ``files`` (path -> (data, mode)) with sorted entries, root owner and fixed mtime.
 
-    Parent directories get their own entries (mode 0755), so extraction does not depend on umask.
+    No directory entries: ``tar -x`` creates the parents, 0755 under the ``umask 022`` that the hook and the
+    loader set before unpacking (a directory entry costs a 512-byte header in the archive).
     """
-    directories: set[str] = set()
-    for path in files:
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            directories.add("/".join(parts[:depth]))
-    entries = sorted([(d, None, 0o755) for d in directories] + [(p, d, m) for p, (d, m) in files.items()])
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for path, data, mode in entries:
+        for path, (data, mode) in sorted(files.items()):
             info = tarfile.TarInfo(path)
             info.mtime = FIXED_MTIME
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             info.mode = mode
-            if data is None:
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            else:
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import (
     ArchiveLocation,
@@ -190,3 +191,26 @@ def test_staging_creates_its_file_exclusively_without_following_links(
     required = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     assert flags & required == required
     assert Path(path).parent.name.startswith("sagemaker-lifecycle-") and not Path(path).parent.exists()
+
+
+def test_auto_location_says_at_synth_where_each_hook_went(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path / "out"))
+    stack = Stack(app, "Auto")
+    small = [Module(name="hello", script="#!/bin/bash\necho hello\n")]
+    config = NotebookLifecycleConfig(
+        stack, "Lifecycle", on_start=big_modules(), on_create=small, archive_location=ArchiveLocation.AUTO
+    )
+    NotebookInstance(stack, "Notebook", name="auto-nb", lifecycle_config=config)
+    annotations = Annotations.from_stack(stack)
+    annotations.has_info(
+        "/Auto/Lifecycle", Match.string_like_regexp(r"hook 'on-start' \(archiveLocation auto\): \d+ characters inline")
+    )
+    annotations.has_info(
+        "/Auto/Lifecycle", Match.string_like_regexp(r"hook 'on-create' \(archiveLocation auto\): inline, \d+ of 16384")
+    )
+    assert list(config.archive_assets) == ["OnStart"], "only the hook that does not fit goes to S3"
+    template = Template.from_stack(stack)
+    (resource,) = template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
+    assert "Fn::Join" in resource["Properties"]["OnStart"][0]["Content"]["Fn::Base64"]
+    assert isinstance(resource["Properties"]["OnCreate"][0]["Content"], str)
+    assert resource["Metadata"]["LifecycleBundle"]["OnStart"]["archiveLocationRequested"] == "auto"

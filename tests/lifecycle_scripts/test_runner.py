@@ -139,6 +139,23 @@ def test_bundle_directory_is_not_writable_by_others(hook_run: tuple[Sandbox, str
     assert (bundle_dir / "work").stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.parametrize("umask", [0o000, 0o077])
+def test_unpacked_directories_are_0755_whatever_the_callers_umask(tmp_path: Path, umask: int) -> None:
+    sandbox = Sandbox(tmp_path)
+    module = Module(name="hello", script="#!/bin/bash\necho hi\n", files={"conf/deep/app.ini": "x\n"})
+    path = tmp_path / "hook.sh"
+    path.write_bytes(LifecycleBundle(hook="on-start", modules=[module]).script)
+    result = subprocess.run(
+        ["bash", str(path)], cwd="/", env=sandbox.env(), capture_output=True, text=True, umask=umask, timeout=60
+    )
+    assert "[hello] hi" in result.stdout, result.stdout + result.stderr
+    bundle_dir = sandbox.root / "var" / "lib" / "sagemaker-lifecycle" / "on-start"
+    directories = [p for p in bundle_dir.rglob("*") if p.is_dir() and p.name != "work"]
+    assert {str(p.relative_to(bundle_dir)) for p in directories} >= {"modules", "modules/01-hello/files/conf/deep"}
+    assert {p.stat().st_mode & 0o777 for p in directories} == {0o755}
+    assert (bundle_dir / "modules" / "01-hello" / "files" / "conf" / "deep" / "app.ini").stat().st_mode & 0o777 == 0o644
+
+
 @pytest.mark.parametrize("encoding", list(Encoding))
 @pytest.mark.parametrize("compression", list(Compression))
 def test_every_encoding_and_compression_unpacks_with_real_tools(
