@@ -108,8 +108,9 @@ def compress(data: bytes, compression: Compression) -> bytes:
     """Compress deterministically (no name or time stored)."""
     if compression is Compression.XZ:
         # Preset 9e, but a 1 MiB dictionary: archives are far smaller, and the instance then needs
-        # 1 MiB rather than 64 MiB to unpack (the dictionary size is written in the header).
-        lzma_filter = {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 20}
+        # 1 MiB rather than 64 MiB to unpack (the dictionary size is written in the header). pb=0 suits
+        # text (no 2-, 4- or 8-byte alignment to model).
+        lzma_filter = {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 20, "pb": 0}
         return lzma.compress(data, format=lzma.FORMAT_ALONE, filters=[lzma_filter])
     return gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -124,5 +125,5 @@ def unpack_command(compression: Compression, archive: str) -> str:
     """The shell pipeline head that writes the decompressed archive to stdout on the instance."""
     if compression is Compression.GZIP:
         return f'gzip -dc "{archive}"'
-    fallback = "import lzma,sys;sys.stdout.buffer.write(lzma.decompress(open(sys.argv[1],'rb').read()))"
+    fallback = "import lzma,sys;sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())"
     return f'{{ if command -v xz >/dev/null; then xz -dc "{archive}"; else python3 -c "{fallback}" "{archive}"; fi; }}'

@@ -30,7 +30,8 @@ BUNDLE_DIR="${2:?bundle directory}"
 # USER_LOG_KEEP (generated at synth time).
 # shellcheck source=/dev/null
 . "$BUNDLE_DIR/bundle.env"
-LCC_ROOT="${LCC_ROOT-}"   # empty on an instance; a sandbox directory standing in for / in tests
+# LCC_ROOT: empty on an instance; a sandbox directory standing in for / in tests
+LCC_ROOT="${LCC_ROOT-}"
 NB_HOME="$LCC_ROOT$NB_HOME"
 PERSIST_DIR="$LCC_ROOT$PERSIST_DIR"
 STATE_DIR="$PERSIST_DIR/.lifecycle"
@@ -46,39 +47,26 @@ else
   LOG_NAME="$HOOK"
   BUFFER="$WORK_DIR/hook.buffer"
 fi
+# Lines go to stdout, ROOT_LOG and BUFFER; in the background, stdout is the root log already.
 ROOT_LOG="$ROOT_LOG_DIR/$LOG_NAME.log"
-ROOT_LOG_COPY="$ROOT_LOG"   # where module output is copied besides stdout (stdout is the log in background)
-[ -z "$BACKGROUND_INDEX" ] || ROOT_LOG_COPY=""
+[ -z "$BACKGROUND_INDEX" ] || ROOT_LOG=/dev/null
 USER_LOG="$STATE_DIR/logs/$LOG_NAME.log"
 : >"$BUFFER"
 
 now_ms() { date +%s%3N; }
 
-# The capped writer: prefixes each line of a module's output with the time and names, and appends it
-# to stdout, the root log (when set) and the buffer of the persisted log, up to cap bytes; past that it
-# only counts, and its last line says how much was cut. Lines are at most 4096 bytes (fold -b, line-buffered).
+# The capped writer (awk, kept short: it travels in every hook): prefixes each line of a module's output
+# with the time and names, appends it to stdout, the root log (r) and the buffer of the persisted log (b),
+# flushed line by line, up to cap bytes; past that it only counts (c lines, cb bytes), and its last line
+# says how much was cut. Lines are at most 4096 bytes (fold -b, line-buffered by stdbuf).
 # mawk reads a pipe in whole blocks unless told to read lines; gawk (Amazon Linux) reads what is there.
 AWK_OPTS=()
 case "$(awk -W version 2>&1 </dev/null)" in mawk*) AWK_OPTS=(-W interactive) ;; esac
 # shellcheck disable=SC2016  # awk's own $0
-CAPPED_WRITER='
-function out(line) {
-  print line; fflush()
-  if (root_log != "") { print line >>root_log; fflush(root_log) }
-  print line >>buffer; fflush(buffer)
-}
-{
-  t = systime(); if (t != last) { last = t; ts = strftime("%Y-%m-%dT%H:%M:%SZ", t) }
-  line = ts " " p $0
-  if (cut == 0 && written + length(line) + 1 <= cap) { out(line); written += length(line) + 1; next }
-  cut++; cut_bytes += length($0) + 1
-}
-END {
-  if (cut > 0) {
-    t = systime(); ts = strftime("%Y-%m-%dT%H:%M:%SZ", t)
-    out(ts " " p "[log cut: " cut " more lines (" cut_bytes " bytes) past this module'"'"'s log cap of " cap " bytes]")
-  }
-}'
+CAPPED_WRITER='function o(l){print l;print l>>r;print l>>b;fflush();fflush(r);fflush(b)}
+{t=systime();if(t!=s){s=t;ts=strftime("%Y-%m-%dT%H:%M:%SZ",t)}l=ts" "p$0
+if(!c&&w+length(l)<cap){o(l);w+=length(l)+1;next}c++;cb+=length($0)+1}
+END{if(c)o(strftime("%Y-%m-%dT%H:%M:%SZ")" "p"[log cut: "c" more lines ("cb" bytes) past the log cap of "cap" bytes]")}'
 
 
 # as_user CMD...: run CMD as the notebook user (directly when the runner already is that user).
@@ -95,12 +83,8 @@ log() {
   local ts line
   printf -v ts '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   line="$ts [$HOOK] [$1] ${*:2}"
-  if [ -z "$BACKGROUND_INDEX" ]; then
-    printf '%s\n' "$line"
-    printf '%s\n' "$line" >>"$ROOT_LOG"
-  else
-    printf '%s\n' "$line"
-  fi
+  printf '%s\n' "$line"
+  printf '%s\n' "$line" >>"$ROOT_LOG"
   printf '%s\n' "$line" >>"$BUFFER"
 }
 
@@ -165,7 +149,7 @@ run_module() {
     return
   fi
   LC_ALL=C timeout -k 1 $((budget + KILL_GRACE + LOG_DRAIN + 1)) /bin/sh -c 'stdbuf -oL fold -b -w 4096 | awk "$@"' lcc-log \
-    "${AWK_OPTS[@]}" -v p="[$HOOK] [$name] " -v cap="$LOG_CAP" -v root_log="$ROOT_LOG_COPY" -v buffer="$BUFFER" "$CAPPED_WRITER" <"$fifo" &
+    "${AWK_OPTS[@]}" -v p="[$HOOK] [$name] " -v cap="$LOG_CAP" -v r="$ROOT_LOG" -v b="$BUFFER" "$CAPPED_WRITER" <"$fifo" &
   reader=$!
   # The FIFO is opened inside the budget: if the writer is gone, the open cannot block the hook.
   # shellcheck disable=SC2016  # expanded by the inner sh
@@ -179,7 +163,7 @@ run_module() {
   kill "$watchdog" 2>/dev/null
   rm -f "$fifo"
   if [ "$reader_rc" -ne 0 ]; then
-    log "$name" "its output was still open ${LOG_DRAIN}s after it ended (a process it left running holds it): logging of it stopped; redirect such a process's output or use a background module"
+    log "$name" "output still open ${LOG_DRAIN}s after its end (a process it left holds it): no longer logged"
   fi
 }
 
