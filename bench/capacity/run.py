@@ -191,6 +191,7 @@ def main() -> None:
     configurations += [(f"all but: {lever}", everything - {lever}) for lever in LEVERS]
     configurations += [("all four", everything)]
     rows = [(label, capacity(on, scripts)) for label, on in configurations]
+    best = int(str(rows[-1][1]["team_bytes"]))
     corpus_bytes = sum(len(text.encode()) for _, text in scripts)
     chatty = [(n, 10, *chatty_module(n, 10)) for n in (1_000_000, 9_000_000)]
     blocking = default_hook_blocking_seconds()
@@ -228,8 +229,8 @@ def main() -> None:
         "when base64 no longer fits (about a third more room), which is why a fuller hook holds more than the "
         "default one's base64 length suggests.",
         "",
-        f"Goal: at least 7000 bytes of team script as written with all levers on; measured: "
-        f"{rows[-1][1]['team_bytes']} bytes. {'Reached.' if int(str(rows[-1][1]['team_bytes'])) >= 7000 else 'Not reached.'} "
+        f"Goal: at least 7000 bytes of team script as written with all levers on; measured: {best} bytes. "
+        f"{'Reached.' if best >= 7000 else 'Not reached.'} "
         "The default modules alone take most of the hook: the runner (its capped output writer included) and the "
         "auto-stop program are the two largest entries of the archive; the next levers would be a settings file "
         "per hook rather than per module (one tar entry instead of seven), indentation and blank lines dropped "
