@@ -278,9 +278,11 @@ class LifecycleBundle:
     def _numbered(modules: Sequence[Module]) -> list[tuple[int, Module]]:
         return list(enumerate(modules, start=1))
 
-    def _header(self) -> str:
-        # One line: the modules are listed in the resource's Metadata (each header byte costs 4/3 characters).
-        lines = [f"# SageMaker lifecycle hook {self.hook}, built by constructs_lib: change the CDK app, not this file."]
+    def _header(self, modules: Sequence[Module]) -> str:
+        lines = [
+            f"# SageMaker lifecycle hook {self.hook}, built by constructs_lib: change the CDK app, not this file.",
+            "# Modules: " + (" ".join(m.name for m in modules) or "(none)") + " (manifest in the Metadata)",
+        ]
         lines += [f"# {line}".rstrip() for line in self.description.splitlines()]
         return "\n".join(lines)
 
@@ -310,7 +312,7 @@ class LifecycleBundle:
     def _filled(self, template_name: str, extra: dict[str, str], archive: bytes, modules: Sequence[Module]) -> bytes:
         """A script template of the runner package, without its own comment lines, with this hook's values."""
         replacements = {
-            "@HEADER@": self._header(),
+            "@HEADER@": self._header(modules),
             "@HOOK@": self.hook,
             "@BUNDLE_BASE@": self.profile.bundle_base,
             **extra,
