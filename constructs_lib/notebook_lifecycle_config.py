@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Annotations, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -27,6 +29,8 @@ class NotebookLifecycleConfig(Construct):
     With ``archive_location=ArchiveLocation.S3_ASSET`` the modules' archive is published as a CDK asset
     (to the bootstrap bucket) and each hook is a small loader that copies it with the instance's role and
     checks its sha256 before running it: for modules that do not fit 16384 characters even compressed.
+    ``ArchiveLocation.AUTO`` keeps each hook inline while it fits and makes it an S3 asset otherwise; synth
+    says which in an info annotation (``cdk synth`` prints it).
     The instance then needs a route to S3 (``PrivateNotebookNetwork`` has a gateway endpoint), and
     ``NotebookInstance`` grants its role ``s3:GetObject`` on exactly those objects.
 
@@ -66,6 +70,9 @@ class NotebookLifecycleConfig(Construct):
             for (key, hook), modules in zip(_HOOKS, (on_create, on_start), strict=True)
             if modules
         }
+        for bundle in bundles.values():
+            if bundle.location_note is not None:
+                Annotations.of(self).add_info(bundle.location_note)
         self.on_create_bundle = bundles.get("OnCreate")
         self.on_start_bundle = bundles.get("OnStart")
         self.archive_assets: dict[str, s3_assets.Asset] = {}
@@ -102,7 +109,7 @@ class NotebookLifecycleConfig(Construct):
     ) -> list[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty]:
         content = bundle.content
         if bundle.archive_location is ArchiveLocation.S3_ASSET:
-            asset = s3_assets.Asset(self, f"{key}Archive", path=str(self._archive_file(bundle)))
+            asset = self._archive_asset(key, bundle)
             self.archive_assets[key] = asset
             script = bundle.script.decode("utf-8")
             script = (
@@ -113,13 +120,20 @@ class NotebookLifecycleConfig(Construct):
             content = Fn.base64(script)
         return [sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(content=content)]
 
-    @staticmethod
-    def _archive_file(bundle: LifecycleBundle) -> Path:
-        """The archive as a file named by its content, so its asset hash depends on nothing else."""
-        digest = str(bundle.manifest["archiveSha256"])
-        directory = Path(tempfile.gettempdir()) / "sagemaker-lifecycle-archives" / digest
-        directory.mkdir(parents=True, exist_ok=True)
+    def _archive_asset(self, key: str, bundle: LifecycleBundle) -> s3_assets.Asset:
+        """The archive as a CDK asset, written first into a private directory of its own.
+
+        ``mkdtemp`` gives a directory no other local user can predict or enter, and the file is created
+        there with ``O_EXCL | O_NOFOLLOW``: synth never writes through a link someone planted. CDK copies
+        the file into the cloud assembly at once (its hash depends on the content only), and the private
+        directory is then removed; with asset staging disabled, the asset is read from it and it stays.
+        """
+        directory = Path(tempfile.mkdtemp(prefix="sagemaker-lifecycle-"))
         path = directory / f"{bundle.hook}.{bundle.compression.value}"
-        if not path.exists() or path.read_bytes() != bundle.archive:
-            path.write_bytes(bundle.archive)
-        return path
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "wb") as archive:
+            archive.write(bundle.archive)
+        asset = s3_assets.Asset(self, f"{key}Archive", path=str(path))
+        if Path(asset.asset_path) != path:
+            shutil.rmtree(directory)
+        return asset

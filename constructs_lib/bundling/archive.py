@@ -72,6 +72,8 @@ class ArchiveLocation(Enum):
     S3_ASSET = "s3-asset"
     """A CDK asset in the bootstrap bucket, fetched and verified by a small loader script; the
     instance's role may read that one object and the instance needs a route to S3."""
+    AUTO = "auto"
+    """Inline while the script fits the limit, else an S3 asset; synth says which."""
 
 
 BUCKET_PLACEHOLDER = "@BUCKET@"
@@ -86,28 +88,19 @@ MAX_KEY_CHARS = 128
 def tar_bytes(files: Mapping[str, tuple[bytes, int]]) -> bytes:
     """A tar of ``files`` (path -> (data, mode)) with sorted entries, root owner and fixed mtime.
 
-    Parent directories get their own entries (mode 0755), so extraction does not depend on umask.
+    No directory entries: ``tar -x`` creates the parents, 0755 under the ``umask 022`` that the hook and the
+    loader set before unpacking (a directory entry costs a 512-byte header in the archive).
     """
-    directories: set[str] = set()
-    for path in files:
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            directories.add("/".join(parts[:depth]))
-    entries = sorted([(d, None, 0o755) for d in directories] + [(p, d, m) for p, (d, m) in files.items()])
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for path, data, mode in entries:
+        for path, (data, mode) in sorted(files.items()):
             info = tarfile.TarInfo(path)
             info.mtime = FIXED_MTIME
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             info.mode = mode
-            if data is None:
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            else:
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -115,8 +108,9 @@ def compress(data: bytes, compression: Compression) -> bytes:
     """Compress deterministically (no name or time stored)."""
     if compression is Compression.XZ:
         # Preset 9e, but a 1 MiB dictionary: archives are far smaller, and the instance then needs
-        # 1 MiB rather than 64 MiB to unpack (the dictionary size is written in the header).
-        lzma_filter = {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 20}
+        # 1 MiB rather than 64 MiB to unpack (the dictionary size is written in the header). pb=0 suits
+        # text (no 2-, 4- or 8-byte alignment to model).
+        lzma_filter = {"id": lzma.FILTER_LZMA1, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": 1 << 20, "pb": 0}
         return lzma.compress(data, format=lzma.FORMAT_ALONE, filters=[lzma_filter])
     return gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -131,5 +125,5 @@ def unpack_command(compression: Compression, archive: str) -> str:
     """The shell pipeline head that writes the decompressed archive to stdout on the instance."""
     if compression is Compression.GZIP:
         return f'gzip -dc "{archive}"'
-    fallback = "import lzma,sys;sys.stdout.buffer.write(lzma.decompress(open(sys.argv[1],'rb').read()))"
+    fallback = "import lzma,sys;sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())"
     return f'{{ if command -v xz >/dev/null; then xz -dc "{archive}"; else python3 -c "{fallback}" "{archive}"; fi; }}'

@@ -31,7 +31,11 @@ from constructs_lib.bundling.limits import (
     CONTENT_LIMIT_CHARS,
     HOOK_TIMEOUT_SECONDS,
     KILL_GRACE_SECONDS,
+    LOG_CAP_BYTES,
+    LOG_DRAIN_SECONDS,
     RESERVED_SECONDS,
+    STOP_SECONDS,
+    USER_LOG_KEEP_BYTES,
 )
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
 from constructs_lib.errors import LifecycleConfigError
@@ -106,6 +110,12 @@ def minify_shell(text: str) -> str:
     return "\n".join(kept) + "\n"
 
 
+def without_comment_lines(template: str) -> str:
+    """A script template without its own comment lines (the shebang stays; ``@HEADER@`` brings the header)."""
+    lines = template.splitlines()
+    return "\n".join(lines[:1] + [line for line in lines[1:] if not line.lstrip().startswith("#")]) + "\n"
+
+
 def _settings_file(module: Module) -> bytes:
     lines = [f"export {key}={shlex.quote(value)}" for key, value in module.settings.items()]
     return ("\n".join(lines) + "\n").encode("utf-8")
@@ -144,32 +154,53 @@ class LifecycleBundle:
         self.compression = compression
         if not isinstance(archive_location, ArchiveLocation):
             raise LifecycleConfigError(
-                f"archive_location {archive_location!r} is invalid: use ArchiveLocation.INLINE or S3_ASSET."
+                f"archive_location {archive_location!r} is invalid: use ArchiveLocation.INLINE, S3_ASSET or AUTO."
             )
-        self.archive_location = archive_location
-        self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
+        self.requested_archive_location = archive_location
+        self.requested_encoding = encoding
         self.description = description
         self.profile = profile_for(target, hook)
         self._check_modules()
-        self.files = self._files()
+        self.files = self._files(self.modules)
         self.archive = compress(tar_bytes(self.files), compression)
-        if archive_location is ArchiveLocation.S3_ASSET:
+        self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
+        self.archive_location = ArchiveLocation.INLINE
+        self.inline_length: int | None = None
+        """Encoded length of the inline script (``None`` when only the loader was built)."""
+        if archive_location is not ArchiveLocation.S3_ASSET:
+            self.script = self._script(self.archive, self.modules)
+            if encoding is Encoding.AUTO and encoded_length(len(self.script)) > CONTENT_LIMIT_CHARS:
+                self.encoding = Encoding.ESCAPED_BINARY
+                self.script = self._script(self.archive, self.modules)
+            self.inline_length = self.encoded_length = encoded_length(len(self.script))
+        if archive_location is ArchiveLocation.S3_ASSET or (
+            archive_location is ArchiveLocation.AUTO and self.encoded_length > CONTENT_LIMIT_CHARS
+        ):
+            self.archive_location = ArchiveLocation.S3_ASSET
             self.script = self._loader()
             # The bucket name, key and region are filled in at deploy time: count them at their longest.
             placeholders = len(BUCKET_PLACEHOLDER) + len(KEY_PLACEHOLDER) + len(REGION_PLACEHOLDER)
             longest = len(self.script) - placeholders + MAX_BUCKET_CHARS + MAX_KEY_CHARS + MAX_REGION_CHARS
             self.encoded_length = encoded_length(longest)
-        else:
-            self.script = self._script()
-            if encoding is Encoding.AUTO and encoded_length(len(self.script)) > CONTENT_LIMIT_CHARS:
-                self.encoding = Encoding.ESCAPED_BINARY
-                self.script = self._script()
-            self.encoded_length = encoded_length(len(self.script))
         self.content = base64.b64encode(self.script).decode("ascii")
         """Base64 of ``script``; for an S3 asset the script still holds the bucket and key placeholders."""
         self.manifest = self._manifest()
         if self.encoded_length > CONTENT_LIMIT_CHARS:
             raise LifecycleConfigError(self._too_large_message())
+
+    @property
+    def location_note(self) -> str | None:
+        """With ``ArchiveLocation.AUTO``: one line saying where the archive went and why (``None`` otherwise)."""
+        if self.requested_archive_location is not ArchiveLocation.AUTO:
+            return None
+        where = f"hook {self.hook!r} (archiveLocation auto)"
+        if self.archive_location is ArchiveLocation.INLINE:
+            return f"{where}: inline, {self.encoded_length} of {CONTENT_LIMIT_CHARS} characters."
+        return (
+            f"{where}: {self.inline_length} characters inline, above the limit of {CONTENT_LIMIT_CHARS}; the "
+            f"archive is a CDK asset in S3 (loader script: {self.encoded_length} characters), so the instance needs "
+            "a route to S3."
+        )
 
     # -- checks -------------------------------------------------------------------------------
     def _check_modules(self) -> None:
@@ -201,11 +232,12 @@ class LifecycleBundle:
                     "sagemaker-user; use RunAs.NOTEBOOK_USER."
                 )
         blocking = [m for m in self.modules if m.mode is Mode.BLOCKING]
-        needed = sum(m.budget_seconds + KILL_GRACE_SECONDS for m in blocking)
+        needed = sum(m.budget_seconds + STOP_SECONDS for m in blocking)
         if needed > BLOCKING_BUDGET_SECONDS:
             listing = "; ".join(f"{m.name} {m.budget_seconds}s" for m in blocking)
             raise LifecycleConfigError(
-                f"{where}: blocking budgets need {needed}s (each plus {KILL_GRACE_SECONDS}s to stop it) but a "
+                f"{where}: blocking budgets need {needed}s (each plus {STOP_SECONDS}s to stop it and drain its "
+                "output) but a "
                 f"hook may block for {BLOCKING_BUDGET_SECONDS}s ({HOOK_TIMEOUT_SECONDS}s limit less "
                 f"{RESERVED_SECONDS}s reserved): {listing}. Lower the budgets or make long work Mode.BACKGROUND."
             )
@@ -224,7 +256,7 @@ class LifecycleBundle:
             files[f"{base}/files/{rel}"] = (data, mode)
         return files
 
-    def _files(self) -> dict[str, tuple[bytes, int]]:
+    def _files(self, modules: Sequence[Module]) -> dict[str, tuple[bytes, int]]:
         profile = self.profile
         env = {
             "NB_USER": profile.user,
@@ -233,33 +265,40 @@ class LifecycleBundle:
             "LOG_DIR": profile.log_dir,
             "HOOK_BUDGET": str(BLOCKING_BUDGET_SECONDS),
             "KILL_GRACE": str(KILL_GRACE_SECONDS),
+            "LOG_CAP": str(LOG_CAP_BYTES),
+            "LOG_DRAIN": str(LOG_DRAIN_SECONDS),
+            "USER_LOG_KEEP": str(USER_LOG_KEEP_BYTES),
         }
         plan = "".join(
             f"{i:02d}\t{m.name}\t{m.user.value}\t{m.mode.value}\t{m.budget_seconds}\n"
-            for i, m in enumerate(self.modules, start=1)
+            for i, m in self._numbered(modules)
         )
         files: dict[str, tuple[bytes, int]] = {
             "runner.sh": (minify_shell(_runner_file("runner.sh")).encode("utf-8"), 0o755),
             "bundle.env": ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o644),
             "plan.tsv": (plan.encode("utf-8"), 0o644),
         }
-        for index, module in enumerate(self.modules, start=1):
+        for index, module in self._numbered(modules):
             files.update(self._module_files(index, module))
         return files
 
-    def _header(self) -> str:
+    @staticmethod
+    def _numbered(modules: Sequence[Module]) -> list[tuple[int, Module]]:
+        return list(enumerate(modules, start=1))
+
+    def _header(self, modules: Sequence[Module]) -> str:
         lines = [
             f"# SageMaker lifecycle hook {self.hook}, built by constructs_lib: change the CDK app, not this file.",
-            "# Modules: " + (" ".join(m.name for m in self.modules) or "(none)") + " (manifest in the Metadata)",
+            "# Modules: " + (" ".join(m.name for m in modules) or "(none)") + " (manifest in the Metadata)",
         ]
         lines += [f"# {line}".rstrip() for line in self.description.splitlines()]
         return "\n".join(lines)
 
-    def _script(self) -> bytes:
+    def _script(self, archive: bytes, modules: Sequence[Module]) -> bytes:
         if self.encoding is Encoding.BASE64:
-            payload = base64.b64encode(self.archive)
+            payload = base64.b64encode(archive)
         else:
-            payload = escape_binary(self.archive)
+            payload = escape_binary(archive)
         delimiter = "LCC_PAYLOAD"
         while delimiter.encode() in payload.split(b"\n"):
             delimiter += "_"
@@ -269,58 +308,74 @@ class LifecycleBundle:
                 "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
                 "@DELIMITER@": delimiter,
             },
+            archive,
+            modules,
         )
         head, tail = filled.split(b"@PAYLOAD@")
         return head + payload + tail
 
     def _loader(self) -> bytes:
-        return self._filled("loader.sh.in", {})
+        return self._filled("loader.sh.in", {}, self.archive, self.modules)
 
-    def _filled(self, template_name: str, extra: dict[str, str]) -> bytes:
-        """A script template of the runner package with this hook's values filled in."""
+    def _filled(self, template_name: str, extra: dict[str, str], archive: bytes, modules: Sequence[Module]) -> bytes:
+        """A script template of the runner package, without its own comment lines, with this hook's values."""
         replacements = {
-            "@HEADER@": self._header(),
+            "@HEADER@": self._header(modules),
             "@HOOK@": self.hook,
             "@BUNDLE_BASE@": self.profile.bundle_base,
             **extra,
-            "@SHA256@": _sha256(self.archive),
+            "@SHA256@": _sha256(archive),
             "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
             "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
         }
-        template = _runner_file(template_name)
+        template = without_comment_lines(_runner_file(template_name))
         for key, value in replacements.items():
             template = template.replace(key, value)
         return template.encode("utf-8")
 
-    def _inline_length(self, compressed_size: int) -> int:
-        """Encoded characters that ``compressed_size`` bytes of archive add to the script."""
-        inline = encoded_length(compressed_size) if self.encoding is Encoding.BASE64 else compressed_size
-        return encoded_length(inline)
-
     # -- reporting ----------------------------------------------------------------------------
+    def _inline_length_of(self, modules: Sequence[Module]) -> int:
+        """Encoded length of this hook's inline script holding only ``modules`` (same encoding)."""
+        archive = compress(tar_bytes(self._files(modules)), self.compression)
+        return encoded_length(len(self._script(archive, modules)))
+
     def module_shares(self) -> list[tuple[str, int, int]]:
-        """Per module: (name, raw bytes, encoded characters it adds when compressed on its own)."""
+        """Per module: (name, bytes as written, leave-one-out share): how many encoded characters shorter the
+        inline script is without that module, everything else the same."""
+        total = self.inline_length if self.inline_length is not None else self._inline_length_of(self.modules)
         shares = []
-        for index, module in enumerate(self.modules, start=1):
-            files = self._module_files(index, module)
-            raw = sum(len(data) for data, _ in files.values())
-            alone = compress(tar_bytes(files), self.compression)
-            shares.append((module.name, raw, self._inline_length(len(alone))))
+        for module in self.modules:
+            others = [m for m in self.modules if m is not module]
+            written = len(module.script.encode("utf-8")) + sum(len(d) for d in module.carried_files.values())
+            shares.append((module.name, written, total - self._inline_length_of(others)))
         return shares
 
     def _too_large_message(self) -> str:
-        rows = [f"  {name}: {raw} bytes raw, ~{enc} encoded characters" for name, raw, enc in self.module_shares()]
-        runner_alone = compress(tar_bytes({"runner.sh": self.files["runner.sh"]}), self.compression)
-        overhead = self.encoded_length - self._inline_length(len(self.archive)) + self._inline_length(len(runner_alone))
+        total = self.encoded_length
+        shares = self.module_shares()
+        rows = [f"  {name}: {share} characters ({written} bytes as written)" for name, written, share in shares]
+        rest = total - sum(share for _, _, share in shares)
+        if self.target is Target.NOTEBOOK_INSTANCE:
+            remedies = (
+                'Remedies: keep the archive in S3, with archiveLocation "s3-asset" in the notebook\'s configuration '
+                '(ArchiveLocation.S3_ASSET), or "auto" to stay inline while it fits (ArchiveLocation.AUTO); the '
+                "instance then needs a route to S3 (PrivateNotebookNetwork has one). Or drop or shrink modules. "
+                "Move a module to on-create only if what it does outlives a restart: an instance is reset to its "
+                "image at every start, and only /home/ec2-user/SageMaker persists."
+            )
+        else:
+            remedies = (
+                "Remedies: drop or shrink modules, carry large files elsewhere (a custom image, the home volume), or "
+                "split the modules over several lifecycle configs."
+            )
         return (
-            f"hook {self.hook!r}: the lifecycle script is {self.encoded_length} characters after base64 encoding, "
-            f"above the SageMaker limit of {CONTENT_LIMIT_CHARS} "
-            f"(over by {self.encoded_length - CONTENT_LIMIT_CHARS}).\n"
-            f"Modules (each compressed on its own with {self.compression.value}):\n"
+            f"hook {self.hook!r}: the lifecycle script is {total} characters after base64 encoding, "
+            f"above the SageMaker limit of {CONTENT_LIMIT_CHARS} (over by {total - CONTENT_LIMIT_CHARS}).\n"
+            f"What each module costs (how much shorter the script is without it, {self.compression.value} "
+            f"and {self.encoding.value} as now):\n"
             + "\n".join(rows)
-            + f"\n  runner and header: ~{overhead} encoded characters\n"
-            f"Total: {self.encoded_length} of {CONTENT_LIMIT_CHARS}. Move modules to another hook "
-            "(on-create), drop or shrink modules, or carry large files elsewhere."
+            + f"\n  runner, header and what the modules share: {rest} characters\n"
+            f"Total: {total} of {CONTENT_LIMIT_CHARS}.\n{remedies}"
         )
 
     def _manifest(self) -> dict[str, Any]:
@@ -334,7 +389,7 @@ class LifecycleBundle:
                 "scriptBytes": len(module.packed_script.encode("utf-8")),
                 "sha256": _sha256(module.packed_script.encode("utf-8")),
             }
-            if module.strip_comments:
+            if module.comments_stripped:
                 entry["commentsStripped"] = True
             if module.settings:
                 entry["settings"] = dict(module.settings)
@@ -350,6 +405,11 @@ class LifecycleBundle:
             "compression": self.compression.value,
             "encoding": self.encoding.value,
             "archiveLocation": self.archive_location.value,
+            **(
+                {"archiveLocationRequested": self.requested_archive_location.value}
+                if self.requested_archive_location is not self.archive_location
+                else {}
+            ),
             "encodedLength": self.encoded_length,
             "limit": CONTENT_LIMIT_CHARS,
             "archiveSha256": _sha256(self.archive),

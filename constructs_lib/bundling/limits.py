@@ -12,7 +12,21 @@ RESERVED_SECONDS = 30
 KILL_GRACE_SECONDS = 2
 """After a module's budget, it gets SIGTERM and then SIGKILL this many seconds later."""
 
-MAX_BLOCKING_BUDGET_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS - KILL_GRACE_SECONDS
+LOG_DRAIN_SECONDS = 1
+"""After a module ended, what still holds its output (a process it left running) has this long before
+the logging of that output is stopped."""
+
+STOP_SECONDS = KILL_GRACE_SECONDS + LOG_DRAIN_SECONDS
+"""What a blocking module may cost beyond its budget: the kill grace and the drain of its output."""
+
+LOG_CAP_BYTES = 512 * 1024
+"""A module's output is logged up to this many bytes per log (stdout, root log, persisted log); the rest is
+counted in one last line."""
+
+USER_LOG_KEEP_BYTES = 4 * 1024 * 1024
+"""A log on the persisted volume above this size at a hook's start is moved to ``LOG.1`` (one generation)."""
+
+MAX_BLOCKING_BUDGET_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS - STOP_SECONDS
 MAX_BACKGROUND_BUDGET_SECONDS = 24 * 3600
 
 RESERVED_SETTING_NAMES = frozenset(

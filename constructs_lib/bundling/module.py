@@ -16,7 +16,7 @@ from constructs_lib.bundling.limits import (
     MAX_BLOCKING_BUDGET_SECONDS,
     RESERVED_SETTING_NAMES,
 )
-from constructs_lib.bundling.shell_comments import strip_comment_lines
+from constructs_lib.bundling.shell_comments import strip_comment_lines, stripped_if_same_to_bash
 from constructs_lib.errors import LifecycleConfigError
 
 
@@ -87,8 +87,10 @@ class Module:
     files: Mapping[str, FileSource] = field(default_factory=dict)
     targets: frozenset[Target] = frozenset({Target.NOTEBOOK_INSTANCE, Target.STUDIO})
     description: str = ""
-    strip_comments: bool = False
-    """Pack the script without its comment-only lines (shell scripts whose meaning that keeps)."""
+    strip_comments: bool | None = None
+    """Pack the script without its comment-only lines: ``None`` (the default) when it is a shell script and
+    bash prints the same code for it either way (checked at synth with ``declare -f``); ``True`` always
+    (scripts checked in the test suite, as the catalogue's); ``False`` never."""
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"
@@ -111,6 +113,10 @@ class Module:
         self._check_settings(where)
         object.__setattr__(self, "settings", dict(sorted(self.settings.items())))
         object.__setattr__(self, "files", self._load_files(where))
+        if not (self.strip_comments is None or isinstance(self.strip_comments, bool)):
+            raise LifecycleConfigError(
+                f"{where}: strip_comments must be None (when bash agrees), True or False, got {self.strip_comments!r}."
+            )
         if not self.targets:
             raise LifecycleConfigError(f"{where}: targets is empty; name at least one Target.")
 
@@ -125,7 +131,14 @@ class Module:
     @property
     def packed_script(self) -> str:
         """The script as the bundle carries it."""
+        if self.strip_comments is None:
+            return stripped_if_same_to_bash(self.script) or self.script
         return strip_comment_lines(self.script) if self.strip_comments else self.script
+
+    @property
+    def comments_stripped(self) -> bool:
+        """Whether the bundle carries the script without comment lines."""
+        return self.packed_script != self.script
 
     @property
     def budget_seconds(self) -> int:

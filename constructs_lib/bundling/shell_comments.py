@@ -1,14 +1,21 @@
 """Dropping comment-only lines from shell scripts, to make room in the 16384-character limit.
 
 Only whole lines whose first non-blank character is ``#`` go, never the shebang, and never lines
-inside a here-document. A multi-line quoted string containing such a line would be changed, so this
-is opt-in per module (``Module(strip_comments=True)``); the catalogue's scripts are checked in the
-test suite to mean the same to bash before and after (``declare -f`` prints code without comments).
+inside a here-document. A multi-line quoted string containing such a line would be changed, so a
+module's script is stripped only when bash agrees: ``same_to_bash`` compares what ``declare -f``
+prints (the code, without comments) for both texts. The catalogue's scripts are stripped always
+(``Module(strip_comments=True)``) and checked that way in the test suite; other shell scripts are
+checked at synth (``strip_comments=None``, the default).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(?:'([^']+)'|\"([^\"]+)\"|\\?([^\s;&|<>()'\"]+))")
 _ANY_HEREDOC = re.compile(r"(?<!<)<<(?!<)")
@@ -37,3 +44,46 @@ def strip_comment_lines(script: str) -> str:
         if pending:
             in_heredoc = pending.pop(0)
     return "\n".join(kept)
+
+
+SHELL_SHEBANG = re.compile(r"#!\s*(?:/usr)?/bin/(?:env\s+)?(?:bash|sh)(?:\s.*)?")
+BASH_CHECK_SECONDS = 10
+
+
+def is_shell_script(script: str) -> bool:
+    """A script that bash or sh runs, by its shebang."""
+    return SHELL_SHEBANG.fullmatch(script.split("\n", 1)[0].rstrip()) is not None
+
+
+def _printed_by_bash(bash: str, script: str, directory: Path) -> str | None:
+    """``declare -f`` of a function whose body is ``script`` (the code without comments); ``None`` when bash
+    does not take it as a function body (a syntax error, an option the body needs first...)."""
+    wrapper = directory / "wrapper.sh"
+    wrapper.write_text("__lcc_body() {\n" + script + "\n}\ndeclare -f __lcc_body\n", encoding="utf-8")
+    try:
+        result = subprocess.run(
+            [bash, "--norc", "--noprofile", str(wrapper)],
+            capture_output=True,
+            cwd=directory,
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+            timeout=BASH_CHECK_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0 or result.stderr:
+        return None
+    return result.stdout.decode("utf-8", "replace")
+
+
+@functools.lru_cache(maxsize=512)
+def stripped_if_same_to_bash(script: str) -> str | None:
+    """``script`` without its comment lines, when bash prints the same code for both; else ``None`` (also
+    when nothing would change, or no bash is found on this machine)."""
+    stripped = strip_comment_lines(script)
+    bash = shutil.which("bash")
+    if stripped == script or bash is None or not is_shell_script(script):
+        return None
+    with tempfile.TemporaryDirectory(prefix="lcc-strip-") as tmp:
+        before = _printed_by_bash(bash, script, Path(tmp))
+        after = _printed_by_bash(bash, stripped, Path(tmp))
+    return stripped if before is not None and before == after else None

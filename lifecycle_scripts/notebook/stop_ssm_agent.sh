@@ -1,8 +1,8 @@
 #!/bin/bash
 # Module stop-ssm-agent (root): stops and disables the SSM agent, and optionally uninstalls it.
 #   UNINSTALL  1 to remove the amazon-ssm-agent package as well (offline: repositories disabled)
-# systemd (Amazon Linux 2, AL2023): systemctl stop + disable. upstart (Amazon Linux 1): initctl
-# stop and a 'manual' override. No agent: logged, exit 0. Running it again changes nothing.
+# systemd (AL2023, the notebook platform; Amazon Linux 2 alike): systemctl stop + disable. No agent or
+# no systemd: logged, exit 0. Running it again changes nothing. Amazon Linux 1 (upstart) is long gone.
 set -euo pipefail
 
 agent=amazon-ssm-agent
@@ -33,30 +33,8 @@ if [ -d "$LCC_ROOT/run/systemd/system" ] && command -v systemctl >/dev/null; the
   else
     echo "systemd: no $agent unit; nothing to stop"
   fi
-elif [ -d "$LCC_ROOT/etc/init" ] && command -v initctl >/dev/null; then
-  if [ -f "$LCC_ROOT/etc/init/$agent.conf" ]; then
-    state=$(initctl status "$agent" 2>&1 || true)
-    if [[ "$state" == *stop/waiting* ]]; then
-      echo "upstart: $agent already stopped"
-    elif initctl stop "$agent" >/dev/null 2>&1; then
-      echo "upstart: $agent stopped"
-    else
-      echo "upstart: could not stop $agent (${state:-no status})"
-      status=1
-    fi
-    override="$LCC_ROOT/etc/init/$agent.override"
-    if [ "$(cat "$override" 2>/dev/null || true)" = "manual" ]; then
-      echo "upstart: $agent already set to manual start"
-    else
-      echo manual >"$override"
-      chmod 0644 "$override"
-      echo "upstart: $agent set to manual start (/etc/init/$agent.override)"
-    fi
-  else
-    echo "upstart: no $agent job; nothing to stop"
-  fi
 else
-  echo "neither systemd nor upstart found; $agent not stopped"
+  echo "no systemd found; $agent not stopped"
 fi
 
 if [ "$UNINSTALL" = 1 ]; then

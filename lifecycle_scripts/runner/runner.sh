@@ -4,10 +4,13 @@
 #   runner.sh HOOK BUNDLE_DIR                        run every module of BUNDLE_DIR/plan.tsv in order
 #   runner.sh --background HOOK BUNDLE_DIR INDEX     (internal) run one detached background module
 #
-# Each module runs as its user, within its time budget, with its output prefixed by its name.
-# Start, end, exit status and duration go to stdout (CloudWatch), to a root-owned log under
+# Each module runs as its user, within its time budget. Its output is logged as it comes, each line
+# prefixed by a time stamp and its name, to stdout (CloudWatch), to a root-owned log under
 # /var/log/sagemaker-lifecycle and, written as the notebook user, to a log on the persisted volume.
-# A failing, missing or hanging module is logged and skipped over: the runner always exits 0.
+# A module's output is capped at LOG_CAP bytes per log (a last line says what was cut) and costs no
+# time beyond the module's budget and LOG_DRAIN seconds. Start, end, exit status and duration are
+# logged too. A failing, missing, hanging or chatty module is logged and skipped over: the runner
+# always exits 0.
 set -u
 umask 022
 trap '' HUP
@@ -23,10 +26,12 @@ fi
 HOOK="${1:?hook name}"
 BUNDLE_DIR="${2:?bundle directory}"
 
-# bundle.env sets NB_USER, NB_HOME, PERSIST_DIR, LOG_DIR, HOOK_BUDGET, KILL_GRACE (generated at synth time).
+# bundle.env sets NB_USER, NB_HOME, PERSIST_DIR, LOG_DIR, HOOK_BUDGET, KILL_GRACE, LOG_CAP, LOG_DRAIN and
+# USER_LOG_KEEP (generated at synth time).
 # shellcheck source=/dev/null
 . "$BUNDLE_DIR/bundle.env"
-LCC_ROOT="${LCC_ROOT-}"   # empty on an instance; a sandbox directory standing in for / in tests
+# LCC_ROOT: empty on an instance; a sandbox directory standing in for / in tests
+LCC_ROOT="${LCC_ROOT-}"
 NB_HOME="$LCC_ROOT$NB_HOME"
 PERSIST_DIR="$LCC_ROOT$PERSIST_DIR"
 STATE_DIR="$PERSIST_DIR/.lifecycle"
@@ -42,11 +47,27 @@ else
   LOG_NAME="$HOOK"
   BUFFER="$WORK_DIR/hook.buffer"
 fi
+# Lines go to stdout, ROOT_LOG and BUFFER; in the background, stdout is the root log already.
 ROOT_LOG="$ROOT_LOG_DIR/$LOG_NAME.log"
+[ -z "$BACKGROUND_INDEX" ] || ROOT_LOG=/dev/null
 USER_LOG="$STATE_DIR/logs/$LOG_NAME.log"
 : >"$BUFFER"
 
 now_ms() { date +%s%3N; }
+
+# The capped writer (awk, kept short: it travels in every hook): prefixes each line of a module's output
+# with the time and names, appends it to stdout, the root log (r) and the buffer of the persisted log (b),
+# flushed line by line, up to cap bytes; past that it only counts (c lines, cb bytes), and its last line
+# says how much was cut. Lines are at most 4096 bytes (fold -b, line-buffered by stdbuf).
+# mawk reads a pipe in whole blocks unless told to read lines; gawk (Amazon Linux) reads what is there.
+AWK_OPTS=()
+case "$(awk -W version 2>&1 </dev/null)" in mawk*) AWK_OPTS=(-W interactive) ;; esac
+# shellcheck disable=SC2016  # awk's own $0
+CAPPED_WRITER='function o(l){print l;print l>>r;print l>>b;fflush();fflush(r);fflush(b)}
+{t=systime();if(t!=s){s=t;ts=strftime("%Y-%m-%dT%H:%M:%SZ",t)}l=ts" "p$0
+if(!c&&w+length(l)<cap){o(l);w+=length(l)+1;next}c++;cb+=length($0)+1}
+END{if(c)o(strftime("%Y-%m-%dT%H:%M:%SZ")" "p"[log cut: "c" more lines ("cb" bytes) past the log cap of "cap" bytes]")}'
+
 
 # as_user CMD...: run CMD as the notebook user (directly when the runner already is that user).
 as_user() {
@@ -62,12 +83,8 @@ log() {
   local ts line
   printf -v ts '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   line="$ts [$HOOK] [$1] ${*:2}"
-  if [ -z "$BACKGROUND_INDEX" ]; then
-    printf '%s\n' "$line"
-    printf '%s\n' "$line" >>"$ROOT_LOG"
-  else
-    printf '%s\n' "$line"
-  fi
+  printf '%s\n' "$line"
+  printf '%s\n' "$line" >>"$ROOT_LOG"
   printf '%s\n' "$line" >>"$BUFFER"
 }
 
@@ -79,6 +96,14 @@ flush_user_log() {
   if as_user /bin/sh -c 'mkdir -p "${1%/*}" && cat >>"$1"' lcc-log "$USER_LOG" <"$BUFFER" 2>/dev/null; then
     : >"$BUFFER"
   fi
+}
+
+# rotate_user_log: a persisted log above USER_LOG_KEEP bytes becomes LOG.1 (the previous LOG.1 goes),
+# as the notebook user; the persisted volume outlives restarts, and its logs must not grow forever.
+rotate_user_log() {
+  # shellcheck disable=SC2016  # expanded by the inner sh
+  as_user /bin/sh -c '[ ! -f "$1" ] || [ "$(wc -c <"$1")" -le "$2" ] || mv -f "$1" "$1.1"' lcc-rotate \
+    "$USER_LOG" "$USER_LOG_KEEP" 2>/dev/null
 }
 
 # write_marker NAME TEXT: the completion marker of a background module, as the notebook user.
@@ -102,7 +127,7 @@ describe_status() {
 # run_module INDEX NAME USER BUDGET: run one module to completion or to its budget; sets RC.
 run_module() {
   local index="$1" name="$2" user="$3" budget="$4"
-  local dir="$BUNDLE_DIR/modules/$index-$name" out="$WORK_DIR/$index.out"
+  local dir="$BUNDLE_DIR/modules/$index-$name"
   local home="$NB_HOME" account="$NB_USER"
   if [ "$user" = "root" ]; then home=/root account=root; fi
   local -a cmd=(env -i "HOME=$home" "USER=$account" "LOGNAME=$account" "SHELL=/bin/bash"
@@ -114,19 +139,39 @@ run_module() {
   if [ "$user" != "root" ] && [ "$(id -un)" != "$NB_USER" ]; then
     cmd=(sudo -n -u "$NB_USER" -- "${cmd[@]}")
   fi
-  timeout -k "$KILL_GRACE" "$budget" "${cmd[@]}" >"$out" 2>&1 </dev/null
+  # The module writes into a FIFO read by a capped writer, itself bounded in time and killed with its
+  # process group: the module's budget bounds the module, its output and the logging of it.
+  local fifo="$WORK_DIR/$index.fifo" reader watchdog
+  rm -f "$fifo"
+  if ! mkfifo -m 0600 "$fifo"; then
+    RC=125
+    log "$name" "not run: could not create its output pipe"
+    return
+  fi
+  LC_ALL=C timeout -k 1 $((budget + KILL_GRACE + LOG_DRAIN + 1)) /bin/sh -c 'stdbuf -oL fold -b -w 4096 | awk "$@"' lcc-log \
+    "${AWK_OPTS[@]}" -v p="[$HOOK] [$name] " -v cap="$LOG_CAP" -v r="$ROOT_LOG" -v b="$BUFFER" "$CAPPED_WRITER" <"$fifo" &
+  reader=$!
+  # The FIFO is opened inside the budget: if the writer is gone, the open cannot block the hook.
+  # shellcheck disable=SC2016  # expanded by the inner sh
+  timeout -k "$KILL_GRACE" "$budget" /bin/sh -c 'exec >"$0" 2>&1 && exec "$@"' "$fifo" "${cmd[@]}" </dev/null
   RC=$?
-  local l
-  while IFS= read -r l || [ -n "$l" ]; do
-    log "$name" "$l"
-  done <"$out"
-  rm -f "$out"
+  # Whatever still holds the module's output (a process it left running) gets LOG_DRAIN seconds.
+  { sleep "$LOG_DRAIN"; kill -TERM "$reader"; } </dev/null >/dev/null 2>&1 &
+  watchdog=$!
+  wait "$reader"
+  local reader_rc=$?
+  kill "$watchdog" 2>/dev/null
+  rm -f "$fifo"
+  if [ "$reader_rc" -ne 0 ]; then
+    log "$name" "output still open ${LOG_DRAIN}s after its end (a process it left holds it): no longer logged"
+  fi
 }
 
 run_background_child() {
   local index name user mode budget start rc
   IFS=$'\t' read -r index name user mode budget < <(awk -F '\t' -v i="$BACKGROUND_INDEX" '$1 == i' "$BUNDLE_DIR/plan.tsv")
   start=$(now_ms)
+  rotate_user_log
   log "$name" "background start: user $user, budget ${budget}s"
   flush_user_log
   run_module "$index" "$name" "$user" "$budget"
@@ -140,6 +185,7 @@ run_hook() {
   local hook_start deadline index name user mode budget start rc elapsed
   local total=0 failed=0 background=0 failed_names=""
   hook_start=$(now_ms)
+  rotate_user_log
   deadline=$(( hook_start + HOOK_BUDGET * 1000 ))
   log runner "hook start: $(wc -l <"$BUNDLE_DIR/plan.tsv") modules, blocking budget ${HOOK_BUDGET}s, user log $USER_LOG"
   while IFS=$'\t' read -r index name user mode budget; do

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import (
     ArchiveLocation,
@@ -144,3 +147,70 @@ def test_loader_passes_bash_n_and_shellcheck(tmp_path: Path) -> None:
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     lint = subprocess.run([SHELLCHECK, str(path)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
+
+
+def test_staging_writes_nothing_through_a_link_planted_at_the_old_predictable_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared_tmp = tmp_path / "shared-tmp"
+    shared_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(shared_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    victim = tmp_path / "victim"
+    victim.write_text("the developer's file\n")
+    digest = LifecycleBundle(
+        hook="on-start", modules=big_modules(), archive_location=ArchiveLocation.S3_ASSET
+    ).manifest["archiveSha256"]
+    planted = shared_tmp / "sagemaker-lifecycle-archives" / str(digest)
+    planted.mkdir(parents=True)
+    (planted / "on-start.xz").symlink_to(victim)
+    (shared_tmp / "sagemaker-lifecycle-archives" / "other").symlink_to(tmp_path, target_is_directory=True)
+    _, out, config = synth(tmp_path)
+    assert victim.read_text() == "the developer's file\n"
+    assert sorted(p.name for p in shared_tmp.iterdir() if p.name.startswith("sagemaker-lifecycle")) == [
+        "sagemaker-lifecycle-archives"
+    ], "the private staging directory is removed once CDK has copied the archive"
+    staged = out / config.archive_assets["OnStart"].asset_path
+    assert hashlib.sha256(staged.read_bytes()).hexdigest() == digest
+
+
+def test_staging_creates_its_file_exclusively_without_following_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[tuple[str, int]] = []
+    real_open = os.open
+
+    def recording_open(path: str, flags: int, *args: Any, **kwargs: Any) -> int:
+        opened.append((str(path), flags))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    synth(tmp_path)
+    (archive_open,) = [(p, f) for p, f in opened if p.endswith("/on-start.xz")]
+    path, flags = archive_open
+    required = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    assert flags & required == required
+    assert Path(path).parent.name.startswith("sagemaker-lifecycle-") and not Path(path).parent.exists()
+
+
+def test_auto_location_says_at_synth_where_each_hook_went(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path / "out"))
+    stack = Stack(app, "Auto")
+    small = [Module(name="hello", script="#!/bin/bash\necho hello\n")]
+    config = NotebookLifecycleConfig(
+        stack, "Lifecycle", on_start=big_modules(), on_create=small, archive_location=ArchiveLocation.AUTO
+    )
+    NotebookInstance(stack, "Notebook", name="auto-nb", lifecycle_config=config)
+    annotations = Annotations.from_stack(stack)
+    annotations.has_info(
+        "/Auto/Lifecycle", Match.string_like_regexp(r"hook 'on-start' \(archiveLocation auto\): \d+ characters inline")
+    )
+    annotations.has_info(
+        "/Auto/Lifecycle", Match.string_like_regexp(r"hook 'on-create' \(archiveLocation auto\): inline, \d+ of 16384")
+    )
+    assert list(config.archive_assets) == ["OnStart"], "only the hook that does not fit goes to S3"
+    template = Template.from_stack(stack)
+    (resource,) = template.find_resources("AWS::SageMaker::NotebookInstanceLifecycleConfig").values()
+    assert "Fn::Join" in resource["Properties"]["OnStart"][0]["Content"]["Fn::Base64"]
+    assert isinstance(resource["Properties"]["OnCreate"][0]["Content"], str)
+    assert resource["Metadata"]["LifecycleBundle"]["OnStart"]["archiveLocationRequested"] == "auto"

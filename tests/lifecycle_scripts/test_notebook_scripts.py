@@ -362,10 +362,11 @@ def systemd(sandbox: Sandbox, *, agent: bool = True) -> None:
         unit.write_text("[Service]\nExecStart=/usr/bin/amazon-ssm-agent\n")
 
 
-def upstart(sandbox: Sandbox, *, agent: bool = True) -> None:
-    (sandbox.root / "etc" / "init").mkdir(parents=True)
-    if agent:
-        (sandbox.root / "etc" / "init" / "amazon-ssm-agent.conf").write_text("exec /usr/bin/amazon-ssm-agent\n")
+def al2023(sandbox: Sandbox) -> None:
+    """AL2023 as the module sees it: systemd with the agent's unit, dnf, no initctl (no upstart)."""
+    systemd(sandbox)
+    (sandbox.bin / "initctl").unlink()
+    (sandbox.bin / "yum").unlink()  # yum is only an alias of dnf there; the module must ask for dnf
 
 
 def test_ssm_agent_on_systemd_is_stopped_and_disabled(sandbox: Sandbox) -> None:
@@ -388,32 +389,33 @@ def test_ssm_agent_absent_on_systemd_is_logged(sandbox: Sandbox) -> None:
     assert [c[1] for c in sandbox.calls("systemctl")] == ["show"]
 
 
-def test_ssm_agent_on_upstart_is_stopped_and_set_to_manual(sandbox: Sandbox) -> None:
-    upstart(sandbox)
-    sandbox.add_fake("initctl", 'if [ "$1" = status ]; then echo "amazon-ssm-agent start/running, process 42"; fi')
-    first = run_module(sandbox, stop_ssm_agent())
-    assert first.returncode == 0, first.output
-    assert first.lines == [
-        "upstart: amazon-ssm-agent stopped",
-        "upstart: amazon-ssm-agent set to manual start (/etc/init/amazon-ssm-agent.override)",
+def test_ssm_agent_on_al2023_is_stopped_disabled_and_uninstalled_with_dnf(sandbox: Sandbox) -> None:
+    al2023(sandbox)
+    sandbox.add_fake("rpm", "exit 0")  # installed
+    result = run_module(sandbox, stop_ssm_agent(uninstall=True))
+    assert result.returncode == 0, result.output
+    assert result.lines == [
+        "systemd: amazon-ssm-agent stopped",
+        "systemd: amazon-ssm-agent disabled",
+        "amazon-ssm-agent uninstalled with dnf",
     ]
-    assert [c[1:] for c in sandbox.calls("initctl")] == [["status", "amazon-ssm-agent"], ["stop", "amazon-ssm-agent"]]
-    override = sandbox.root / "etc" / "init" / "amazon-ssm-agent.override"
-    assert override.read_text() == "manual\n"
-    assert mode_of(override) == 0o644
-    sandbox.add_fake("initctl", 'if [ "$1" = status ]; then echo "amazon-ssm-agent stop/waiting"; fi')
-    second = run_module(sandbox, stop_ssm_agent())
-    assert second.lines == [
-        "upstart: amazon-ssm-agent already stopped",
-        "upstart: amazon-ssm-agent already set to manual start",
-    ]
-    assert [c[1] for c in sandbox.calls("initctl")] == ["status", "stop", "status"]
+    assert [c[0] for c in sandbox.calls()] == ["systemctl", "systemctl", "rpm", "dnf"]
+    assert "initctl" not in (sandbox.base / "modules" / "stop-ssm-agent" / "run").read_text()
+
+
+def test_an_upstart_layout_is_not_used_any_more(sandbox: Sandbox) -> None:
+    (sandbox.root / "etc" / "init").mkdir(parents=True)
+    (sandbox.root / "etc" / "init" / "amazon-ssm-agent.conf").write_text("exec /usr/bin/amazon-ssm-agent\n")
+    result = run_module(sandbox, stop_ssm_agent())
+    assert result.returncode == 0
+    assert result.lines == ["no systemd found; amazon-ssm-agent not stopped"]
+    assert sandbox.calls("initctl") == [] and not (sandbox.root / "etc" / "init" / "amazon-ssm-agent.override").exists()
 
 
 def test_ssm_agent_without_any_init_system_is_logged(sandbox: Sandbox) -> None:
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["neither systemd nor upstart found; amazon-ssm-agent not stopped"]
+    assert result.lines == ["no systemd found; amazon-ssm-agent not stopped"]
     assert sandbox.calls("systemctl") == sandbox.calls("initctl") == []
 
 

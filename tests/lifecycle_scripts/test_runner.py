@@ -1,6 +1,8 @@
 """The generated hook run for real with bash in a sandbox root: failures are survived and logged."""
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -8,6 +10,7 @@ import pytest
 from aws_cdk import Duration
 
 from constructs_lib import Compression, Encoding, LifecycleBundle, Mode, Module, RunAs
+from constructs_lib.bundling.limits import LOG_CAP_BYTES, LOG_DRAIN_SECONDS, STOP_SECONDS, USER_LOG_KEEP_BYTES
 from tests.support.sandbox import Sandbox
 
 BUDGET_SLEEPER = 2
@@ -136,6 +139,23 @@ def test_bundle_directory_is_not_writable_by_others(hook_run: tuple[Sandbox, str
     assert (bundle_dir / "work").stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.parametrize("umask", [0o000, 0o077])
+def test_unpacked_directories_are_0755_whatever_the_callers_umask(tmp_path: Path, umask: int) -> None:
+    sandbox = Sandbox(tmp_path)
+    module = Module(name="hello", script="#!/bin/bash\necho hi\n", files={"conf/deep/app.ini": "x\n"})
+    path = tmp_path / "hook.sh"
+    path.write_bytes(LifecycleBundle(hook="on-start", modules=[module]).script)
+    result = subprocess.run(
+        ["bash", str(path)], cwd="/", env=sandbox.env(), capture_output=True, text=True, umask=umask, timeout=60
+    )
+    assert "[hello] hi" in result.stdout, result.stdout + result.stderr
+    bundle_dir = sandbox.root / "var" / "lib" / "sagemaker-lifecycle" / "on-start"
+    directories = [p for p in bundle_dir.rglob("*") if p.is_dir() and p.name != "work"]
+    assert {str(p.relative_to(bundle_dir)) for p in directories} >= {"modules", "modules/01-hello/files/conf/deep"}
+    assert {p.stat().st_mode & 0o777 for p in directories} == {0o755}
+    assert (bundle_dir / "modules" / "01-hello" / "files" / "conf" / "deep" / "app.ini").stat().st_mode & 0o777 == 0o644
+
+
 @pytest.mark.parametrize("encoding", list(Encoding))
 @pytest.mark.parametrize("compression", list(Compression))
 def test_every_encoding_and_compression_unpacks_with_real_tools(
@@ -174,3 +194,121 @@ def test_corrupted_archive_runs_nothing_and_still_exits_0(tmp_path: Path) -> Non
     assert "archive checksum mismatch" in result.stdout
     assert "could not unpack the bundle: no module ran" in result.stdout
     assert "[hello]" not in result.stdout
+
+
+# -- chatty modules: output logged as it comes, capped, within the module's budget --------------------
+
+LATER = Module(name="later", script="#!/bin/bash\necho later ran\n")
+AWKS = ("gawk", "mawk")
+"""Amazon Linux's awk is gawk, Debian's and Ubuntu's (Studio images) mawk: they read pipes differently."""
+
+
+@pytest.fixture(params=AWKS)
+def awk_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """PATH for a hook whose ``awk`` is the given implementation (both are in the Makefile's SYSTEM_DEPS)."""
+    shim = tmp_path / f"with-{request.param}"
+    shim.mkdir()
+    real = shutil.which(request.param)
+    assert real is not None, f"{request.param} is missing: run make system-deps"
+    (shim / "awk").symlink_to(real)
+    return {"PATH": f"{shim}:{tmp_path / 'sb' / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def logs_of(sandbox: Sandbox) -> tuple[str, str]:
+    persisted = (sandbox.persist / ".lifecycle" / "logs" / "on-start.log").read_text(errors="replace")
+    root_log = (sandbox.root / "var" / "log" / "sagemaker-lifecycle" / "on-start.log").read_text(errors="replace")
+    return persisted, root_log
+
+
+def test_a_million_lines_cost_no_more_than_the_budget_and_are_capped_with_a_cut_line(
+    tmp_path: Path, awk_env: dict[str, str]
+) -> None:
+    sandbox = Sandbox(tmp_path / "sb")
+    chatty = Module(
+        name="chatty", script="#!/bin/bash\nseq 1000000 | sed 's/^/line /'\necho last\n", budget=Duration.seconds(10)
+    )
+    started = time.monotonic()
+    result = sandbox.run_hook(LifecycleBundle(hook="on-start", modules=[chatty, LATER]).script, env=awk_env)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 10 + STOP_SECONDS + 2, "the module's output must cost no more than its budget"
+    lines = lines_of(result.stdout, "chatty")
+    assert lines[1] == "line 1" and lines[-1].startswith("end: ok, exit 0")
+    cut = lines[-2]
+    assert cut.startswith("[log cut: ") and f"past the log cap of {LOG_CAP_BYTES} bytes]" in cut
+    kept = int(lines[-3].split()[1])
+    assert cut.startswith(f"[log cut: {1_000_001 - kept} more lines ("), "every line is kept or counted"
+    assert "last" not in lines, "lines after the cap are cut, not logged out of order"
+    assert lines_of(result.stdout, "later")[1] == "later ran"
+    persisted, root_log = logs_of(sandbox)
+    assert persisted == root_log == result.stdout
+    chatty_bytes = sum(len(line) + 1 for line in result.stdout.splitlines() if "[chatty] line " in line)
+    assert LOG_CAP_BYTES - 100 < chatty_bytes <= LOG_CAP_BYTES
+
+
+def test_endless_output_is_stopped_at_the_budget_and_later_modules_still_run(
+    tmp_path: Path, awk_env: dict[str, str]
+) -> None:
+    sandbox = Sandbox(tmp_path / "sb")
+    endless = Module(name="endless", script="#!/bin/bash\nyes 'all work and no play'\n", budget=Duration.seconds(2))
+    long_line = Module(name="no-newline", script="#!/bin/bash\nhead -c 30000000 /dev/zero | tr '\\0' x\necho\n")
+    started = time.monotonic()
+    bundle = LifecycleBundle(hook="on-start", modules=[endless, long_line, LATER])
+    result = sandbox.run_hook(bundle.script, env=awk_env)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 2 + STOP_SECONDS + 4
+    endless_lines = lines_of(result.stdout, "endless")
+    assert endless_lines[-1].startswith("end: timed out after its budget of 2s and was killed")
+    assert endless_lines[-2].startswith("[log cut: ")
+    long_lines = lines_of(result.stdout, "no-newline")
+    assert long_lines[-2].startswith("[log cut: ") and long_lines[-1].startswith("end: ok")
+    assert max(len(line) for line in long_lines) <= 4096, "a line without end is logged in bounded pieces"
+    assert lines_of(result.stdout, "later")[1] == "later ran"
+    assert all(len(log) < 3 * LOG_CAP_BYTES for log in logs_of(sandbox))
+
+
+def test_output_is_logged_while_the_module_still_runs(tmp_path: Path, awk_env: dict[str, str]) -> None:
+    sandbox = Sandbox(tmp_path / "sb")
+    slow = Module(name="slow", script="#!/bin/bash\necho early bird\nsleep 4\necho late\n")
+    path = tmp_path / "hook.sh"
+    path.write_bytes(LifecycleBundle(hook="on-start", modules=[slow]).script)
+    root_log = sandbox.root / "var" / "log" / "sagemaker-lifecycle" / "on-start.log"
+    with subprocess.Popen(["bash", str(path)], cwd="/", env=sandbox.env(awk_env), stdout=subprocess.PIPE) as hook:
+        assert sandbox.wait_for(root_log, timeout=10)
+        deadline = time.monotonic() + 3
+        while "early bird" not in root_log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen_while_running = "early bird" in root_log.read_text() and hook.poll() is None
+        hook.communicate(timeout=30)
+    assert seen_while_running, "a module's output must reach the log as it comes, not after the module ended"
+    assert "[slow] late" in root_log.read_text()
+
+
+def test_a_process_left_holding_the_output_costs_the_drain_time_only(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path)
+    leaves = Module(name="leaves-a-child", script="#!/bin/bash\n(sleep 20; echo too late) &\necho started it\n")
+    started = time.monotonic()
+    result = sandbox.run_hook(LifecycleBundle(hook="on-start", modules=[leaves, LATER]).script)
+    elapsed = time.monotonic() - started
+    assert elapsed < LOG_DRAIN_SECONDS + 3
+    lines = lines_of(result.stdout, "leaves-a-child")
+    assert lines[1] == "started it"
+    assert lines[2].startswith(f"output still open {LOG_DRAIN_SECONDS}s after its end")
+    assert lines[3].startswith("end: ok")
+    assert lines_of(result.stdout, "later")[1] == "later ran"
+
+
+def test_a_persisted_log_past_its_size_is_moved_aside_once(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path)
+    logs = sandbox.persist / ".lifecycle" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "on-start.log").write_bytes(b"old line\n" * (USER_LOG_KEEP_BYTES // 9 + 1))
+    (logs / "on-start.log.1").write_text("older\n")
+    bundle = LifecycleBundle(hook="on-start", modules=[LATER])
+    sandbox.run_hook(bundle.script)
+    assert (logs / "on-start.log.1").read_bytes().startswith(b"old line\n")
+    first = (logs / "on-start.log").read_text()
+    assert "old line" not in first and "[later] later ran" in first
+    sandbox.run_hook(bundle.script)
+    assert (logs / "on-start.log").read_text().count("later ran") == 2, "a small log is appended to"

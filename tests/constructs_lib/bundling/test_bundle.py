@@ -4,12 +4,24 @@ import base64
 import hashlib
 import io
 import random
+import re
 import tarfile
 
 import pytest
 from aws_cdk import Duration
 
-from constructs_lib import Compression, Encoding, LifecycleBundle, LifecycleConfigError, Mode, Module, RunAs, Target
+import constructs_lib.bundling.bundle as bundle_module
+from constructs_lib import (
+    ArchiveLocation,
+    Compression,
+    Encoding,
+    LifecycleBundle,
+    LifecycleConfigError,
+    Mode,
+    Module,
+    RunAs,
+    Target,
+)
 from constructs_lib.bundling.archive import FIXED_MTIME, decompress
 from constructs_lib.bundling.inspect import archive_of, files_of
 
@@ -63,7 +75,7 @@ def test_archive_is_reproducible_tar_with_root_owner_fixed_mtime_and_sorted_entr
     assert modes["modules/01-first/run"] == 0o755
     assert modes["modules/02-second/settings.sh"] == 0o644
     assert "modules/01-first/settings.sh" not in modes, "no settings, no file"
-    assert modes["modules"] == 0o755
+    assert all(m.isfile() for m in members), "no directory entries: tar -x makes the parents under the hook's umask"
 
 
 def test_same_inputs_give_identical_bytes() -> None:
@@ -111,7 +123,10 @@ def test_duplicate_module_names_are_rejected() -> None:
 
 def test_blocking_budgets_that_cannot_fit_the_hook_fail_with_a_listing() -> None:
     modules = [Module(name=f"m{i}", script="#!/bin/sh\n", budget=Duration.seconds(100)) for i in range(3)]
-    with pytest.raises(LifecycleConfigError, match=r"need 306s .* may block for 270s .*m0 100s; m1 100s; m2 100s"):
+    with pytest.raises(
+        LifecycleConfigError,
+        match=r"need 309s \(each plus 3s to stop it and drain its output\) .* may block for 270s .*m0 100s; m1 100s",
+    ):
         LifecycleBundle(hook="on-start", modules=modules)
 
 
@@ -174,7 +189,7 @@ def test_bundle_of_exactly_the_limit_synthesizes_and_one_more_character_fails(en
         padded(size, description + "d", encoding)
     message = str(failure.value)
     assert "16388 characters after base64 encoding, above the SageMaker limit of 16384" in message
-    assert "big:" in message and "encoded characters" in message and "runner and header" in message
+    assert "\n  big: " in message and "runner, header and what the modules share" in message
     assert "Total: 16388 of 16384" in message
 
 
@@ -191,7 +206,78 @@ def test_auto_encoding_uses_base64_while_it_fits_and_escaped_binary_beyond() -> 
 
 def test_a_name_that_differs_only_by_a_line_break_is_a_synth_error() -> None:
     """'greet' and 'greet\\n' would both be 'greet' to the runner reading plan.tsv line by line."""
-    first = Module(name="greet", script="#!/bin/sh\necho hi\n")
-    hidden = Module(name="greet\n", script="#!/bin/sh\nid\n")
-    with pytest.raises(LifecycleConfigError, match=r"hook 'on-start': module name 'greet\\n' is invalid"):
-        LifecycleBundle(hook="on-start", modules=[first, hidden])
+    with pytest.raises(LifecycleConfigError, match=r"module name 'greet\\n' is invalid"):
+        Module(name="greet\n", script="#!/bin/sh\nid\n")
+
+
+def over_limit_modules() -> list[Module]:
+    return [Module(name=f"part-{i}", script=f"#!/bin/bash\n: '{noise(4000, seed=i)}'\necho {i}\n") for i in range(4)]
+
+
+def test_over_limit_error_lists_leave_one_out_shares_that_add_up_and_names_both_remedies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    modules = over_limit_modules()
+    with pytest.raises(LifecycleConfigError) as failure:
+        LifecycleBundle(hook="on-start", modules=modules, encoding=Encoding.BASE64)
+    message = str(failure.value)
+    total = int(re.search(r"the lifecycle script is (\d+) characters", message)[1])  # type: ignore[index]
+    shares = {
+        name: int(n) for name, n in re.findall(r"\n  (part-\d): (\d+) characters \(\d+ bytes as written\)", message)
+    }
+    rest = int(re.search(r"runner, header and what the modules share: (-?\d+) characters", message)[1])  # type: ignore[index]
+    assert sum(shares.values()) + rest == total, "the rows add up to the total"
+    assert f"Total: {total} of 16384." in message
+    monkeypatch.setattr(bundle_module, "CONTENT_LIMIT_CHARS", 10**6)
+    for module in modules:
+        without = LifecycleBundle(
+            hook="on-start", modules=[m for m in modules if m is not module], encoding=Encoding.BASE64
+        )
+        assert shares[module.name] == total - without.encoded_length, "a share is what leaving it out saves"
+    assert 'archiveLocation "s3-asset"' in message and '"auto"' in message and "ArchiveLocation.AUTO" in message
+    assert "on-create only if what it does outlives a restart" in message
+    assert "(on-create)" not in message, "on-create is not offered as the remedy for work every start needs"
+
+
+def test_studio_over_limit_error_offers_what_studio_can_do() -> None:
+    modules = [
+        Module(name=m.name, script=m.script, user=RunAs.NOTEBOOK_USER, targets=frozenset({Target.STUDIO}))
+        for m in over_limit_modules()
+    ]
+    with pytest.raises(LifecycleConfigError) as failure:
+        LifecycleBundle(hook="jupyterlab", modules=modules, target=Target.STUDIO, encoding=Encoding.BASE64)
+    assert "archiveLocation" not in str(failure.value) and "several lifecycle configs" in str(failure.value)
+
+
+def test_auto_location_is_inline_while_it_fits_and_an_s3_asset_beyond() -> None:
+    small = LifecycleBundle(hook="on-start", modules=mods(), archive_location=ArchiveLocation.AUTO)
+    assert small.archive_location is ArchiveLocation.INLINE and b"LCC_PAYLOAD" in small.script
+    assert small.manifest["archiveLocation"] == "inline" and small.manifest["archiveLocationRequested"] == "auto"
+    assert (
+        small.location_note
+        == f"hook 'on-start' (archiveLocation auto): inline, {small.encoded_length} of 16384 characters."
+    )
+    big = LifecycleBundle(hook="on-start", modules=over_limit_modules(), archive_location=ArchiveLocation.AUTO)
+    assert big.archive_location is ArchiveLocation.S3_ASSET and b"aws s3 cp" in big.script
+    assert big.manifest["archiveLocation"] == "s3-asset" and big.manifest["archiveLocationRequested"] == "auto"
+    assert big.inline_length is not None and big.inline_length > 16384 >= big.encoded_length
+    assert big.location_note is not None and f"{big.inline_length} characters inline" in big.location_note
+    assert "route to S3" in big.location_note
+    inline = LifecycleBundle(hook="on-start", modules=mods())
+    assert inline.location_note is None and "archiveLocationRequested" not in inline.manifest
+
+
+def test_auto_location_gives_the_same_inline_script_as_inline() -> None:
+    auto = LifecycleBundle(hook="on-start", modules=mods(), archive_location=ArchiveLocation.AUTO)
+    assert auto.content == LifecycleBundle(hook="on-start", modules=mods()).content
+
+
+def test_the_hook_carries_none_of_its_templates_comment_lines() -> None:
+    bundle = LifecycleBundle(hook="on-start", modules=mods(), description="team notes")
+    comments = [line for line in bundle.script.split(b"\n") if line.startswith(b"#")]
+    assert comments == [
+        b"#!/bin/bash",
+        b"# SageMaker lifecycle hook on-start, built by constructs_lib: change the CDK app, not this file.",
+        b"# Modules: first second later (manifest in the Metadata)",
+        b"# team notes",
+    ]

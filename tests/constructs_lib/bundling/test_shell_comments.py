@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib import LifecycleBundle, Module
+from constructs_lib import LifecycleBundle, LifecycleConfigError, Module
 from constructs_lib.bundling.inspect import files_of
 from constructs_lib.bundling.shell_comments import strip_comment_lines
 
@@ -71,8 +71,9 @@ def test_bundle_carries_the_stripped_script_and_says_so() -> None:
     bundle = LifecycleBundle(hook="on-start", modules=[module])
     assert files_of(bundle.script)["modules/01-tidy/run"] == b"#!/bin/bash\necho hi\n"
     assert bundle.manifest["modules"][0]["commentsStripped"] is True
-    plain = LifecycleBundle(hook="on-start", modules=[Module(name="tidy", script=module.script)])
+    plain = LifecycleBundle(hook="on-start", modules=[Module(name="tidy", script=module.script, strip_comments=False)])
     assert files_of(plain.script)["modules/01-tidy/run"] == module.script.encode()
+    assert "commentsStripped" not in plain.manifest["modules"][0]
 
 
 @pytest.mark.parametrize("opener", ["<<\\EOF", "<<'END-X'", '<< "END X"', "<<-'EOF'"])
@@ -85,3 +86,59 @@ def test_every_quoting_of_a_here_document_word_is_understood(opener: str) -> Non
 def test_an_unparsed_here_document_stops_stripping() -> None:
     script = "#!/bin/bash\n# gone\ncat <<$(echo EOF)\n# kept\nEOF\n# kept as well\n"
     assert strip_comment_lines(script) == "#!/bin/bash\ncat <<$(echo EOF)\n# kept\nEOF\n# kept as well\n"
+
+
+TEAM_SCRIPT = """#!/bin/bash
+# Install the company CA certificate for pip and conda.
+set -euo pipefail
+
+# where the bundle goes
+cert=/etc/pki/ca-trust/source/anchors/company.pem
+  # indented comment
+echo "installing $cert"
+"""
+
+
+def test_a_shell_script_is_stripped_by_default_when_bash_prints_the_same() -> None:
+    module = Module(name="team", script=TEAM_SCRIPT)
+    assert module.packed_script == strip_comment_lines(TEAM_SCRIPT) != TEAM_SCRIPT
+    assert module.comments_stripped
+    bundle = LifecycleBundle(hook="on-start", modules=[module])
+    assert files_of(bundle.script)["modules/01-team/run"] == module.packed_script.encode()
+    assert bundle.manifest["modules"][0]["commentsStripped"] is True
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # a line of a multi-line string that looks like a comment
+        "#!/bin/bash\necho 'first\n# not a comment: part of the string\nlast'\n",
+        '#!/bin/sh\nmsg="a\n  # kept in the string\nb"\nprintf %s "$msg"\n',
+        # a comment-looking line continuing a command
+        "#!/bin/bash\necho one \\\n# two\necho three\n",
+        # bash cannot read the body as a function (extglob off while parsing): kept as written
+        "#!/bin/bash\nshopt -s extglob\n# comment\nls !(x)\n",
+    ],
+)
+def test_a_script_whose_code_stripping_would_change_is_kept_as_written(script: str, tmp_path: Path) -> None:
+    module = Module(name="team", script=script)
+    assert strip_comment_lines(script) != script, "stripping would change these"
+    assert module.packed_script == script and not module.comments_stripped
+
+
+@pytest.mark.parametrize(
+    "script", ["#!/usr/bin/env python3\n# a comment\nprint(1)\n", "#!/usr/bin/perl\n# c\nprint 1;\n"]
+)
+def test_other_languages_are_kept_as_written(script: str) -> None:
+    assert Module(name="py", script=script).packed_script == script
+
+
+def test_stripping_can_be_turned_off_or_forced() -> None:
+    assert Module(name="t", script=TEAM_SCRIPT, strip_comments=False).packed_script == TEAM_SCRIPT
+    odd = "#!/bin/bash\necho 'a\n# b'\n"
+    assert Module(name="t", script=odd, strip_comments=True).packed_script == "#!/bin/bash\necho 'a\n"
+
+
+def test_strip_comments_must_be_none_or_a_bool() -> None:
+    with pytest.raises(LifecycleConfigError, match=r"strip_comments must be None"):
+        Module(name="t", script=TEAM_SCRIPT, strip_comments="yes")  # type: ignore[arg-type]

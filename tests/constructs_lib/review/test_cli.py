@@ -48,7 +48,9 @@ LAB_HEAD = "#!/bin/bash\necho lab ready\necho kernels registered\n"
 
 
 def modules(head: bool) -> tuple[list[Module], list[Module], list[Module]]:
-    greet = Module(name="greet", script=GREET_HEAD if head else GREET_BASE, budget=Duration.seconds(20))
+    greet = Module(
+        name="greet", script=GREET_HEAD if head else GREET_BASE, budget=Duration.seconds(20), strip_comments=False
+    )
     configure = Module(
         name="configure",
         script=CONFIGURE,
