@@ -9,7 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from constructs_lib import Module, RunAs, Target
-from stacks.studio_config import STUDIO_MODULES
+from constructs_lib.catalogue import registered
+
+STUDIO_MODULES = dict(registered(Target.STUDIO))
 
 ARGUMENTS: dict[str, dict[str, object]] = {
     "studio-environment-variables": {"variables": {"A": "b"}},
