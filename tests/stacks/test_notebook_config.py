@@ -111,7 +111,7 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
         ),
         (
             with_notebook(onStart=[{"module": "conda-env-kernels", "budget": "10m"}]),
-            r'onStart\[0\].budget: "10m" is out of range for a blocking module: give 1s to 268s \(long work belongs '
+            r'onStart\[0\].budget: "10m" is out of range for a blocking module: give 1s to 267s \(long work belongs '
             r'in the background: "mode": "background"\).',
         ),
         (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.bundling.inspect import files_of
+from constructs_lib.bundling.inspect import files_of, loader_archive, script_of, staged_asset, unpack
 from tests.conftest import REPO, cdk_synth, templates_of
 
 EXAMPLE = REPO / "team-example"
@@ -49,10 +49,18 @@ def test_the_team_folder_runs_first_in_name_order_with_the_header_users(team_ass
         assert modules[0]["files"][0]["path"] == "company-ca.pem"
         assert modules[2]["settings"]["PIP_INDEX_URL"] == "https://pypi.example.com/simple"
         content = resource["Properties"]["OnStart"][0]["Content"]  # type: ignore[index]
-        files = files_of(base64.b64decode(content))
+        script, length = script_of(content)
+        assert length <= 16384
+        loader = loader_archive(script)
+        if loader is None:
+            files = files_of(script)
+        else:  # archiveLocation "auto" moved this hook's archive to an S3 asset
+            assert bundle["archiveLocation"] == "s3-asset"
+            staged = staged_asset(team_assembly, loader[0])
+            assert staged is not None
+            files = unpack(staged, loader[1])
         pem = (EXAMPLE / "scripts/on-start.d/company-ca.pem").read_bytes()
         assert files["modules/01-10-company-ca/files/company-ca.pem"] == pem
-        assert len(content) <= 16384
 
 
 def test_studio_takes_the_script_entry_as_the_studio_user(team_assembly: Path) -> None:

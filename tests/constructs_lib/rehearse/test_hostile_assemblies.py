@@ -30,7 +30,7 @@ def test_a_hostile_assembly_is_refused_before_anything_runs(
 ) -> None:
     hostile = copy(default_assembly, tmp_path / "cdk.out")
     DEFECTS[defect](hostile)
-    run = run_tool(REHEARSE, hostile, "--stack", "SageMakerStudio", "--mode", "directory")
+    run = run_tool(REHEARSE, hostile, "--stack", "SageMakerStudio", "--mode", "one-uid")
     assert_refused(run.code, run.err)
     assert run.out == ""
 
