@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # JupyterSystemEnv's on an instance) for the auto-stop module in the rehearsal.
 SYSTEM_DEPS := "command -v xz:xz-utils" "command -v sudo:sudo" "command -v crontab:cron" \
 	"command -v setsid:util-linux" "command -v unshare:util-linux" "/usr/bin/python3 -c 'import boto3':python3-boto3" \
-	"command -v bwrap:bubblewrap"
+	"command -v bwrap:bubblewrap" "command -v systemd-analyze:systemd"
 
 .PHONY: setup synth test lint format typecheck pytest system-deps clean deploy-local
 
