@@ -14,53 +14,48 @@
 set -euo pipefail
 
 unit=jupyter-server.service
-changed=()
+changed=""
 
-# put SOURCE TARGET: copy when different; appends TARGET (without $LCC_ROOT) to changed.
+# put SOURCE TARGET: copy when different, and add TARGET's name to $changed.
 put() {
-  local source="$MODULE_DIR/files/$1" target="$LCC_ROOT$2" tmp
+  local target="$LCC_ROOT$2" tmp
   mkdir -p "${target%/*}"
-  if [ -f "$target" ] && [ ! -L "$target" ] && cmp -s "$source" "$target"; then
+  if [ -f "$target" ] && [ ! -L "$target" ] && cmp -s "$MODULE_DIR/files/$1" "$target"; then
     chmod 0644 "$target"
-    return 0
+  else
+    tmp=$(mktemp "$target.XXXXXX")
+    cat "$MODULE_DIR/files/$1" >"$tmp"
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$target"
+    changed+=" ${2##*/}"
   fi
-  tmp=$(mktemp "$target.XXXXXX")
-  cat "$source" >"$tmp"
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$target"
-  changed+=("$2")
 }
 
 put environment.sh "/etc/profile.d/$FILE_NAME"
-if [ "${#changed[@]}" -gt 0 ]; then
+if [ -n "$changed" ]; then
   echo "/etc/profile.d/$FILE_NAME written ($VARIABLE_NAMES, for login shells)"
 else
   echo "/etc/profile.d/$FILE_NAME already up to date ($VARIABLE_NAMES)"
 fi
-
-changed=()
-put jupyter-server.env /etc/sagemaker-lifecycle/jupyter-server.env
-env_changed=${#changed[@]}
+changed=""
 put jupyter-server.conf "/etc/systemd/system/$unit.d/50-sagemaker-lifecycle-environment.conf"
-dropin_changed=$((${#changed[@]} - env_changed))
-if [ "${#changed[@]}" -eq 0 ]; then
-  echo "$unit environment already up to date; no restart"
+reload=$changed
+put jupyter-server.env /etc/sagemaker-lifecycle/jupyter-server.env
+if [ -z "$changed" ]; then
+  echo "$unit environment up to date; no restart"
   exit 0
 fi
-echo "written: ${changed[*]}"
+echo "written:$changed"
 
-unit_loaded() {
-  [ "$(timeout 10 systemctl show -p LoadState "$unit" 2>/dev/null || true)" = "LoadState=loaded" ]
-}
-
+sc() { timeout 10 systemctl "$@"; }
 if [ ! -d "$LCC_ROOT/run/systemd/system" ] || ! command -v systemctl >/dev/null; then
-  echo "no systemd: the Jupyter server gets the values only through login shells"
-elif ! unit_loaded; then
-  echo "no $unit unit: nothing to restart; the values reach login shells and terminals"
-elif [ "$dropin_changed" -gt 0 ] && ! timeout 10 systemctl daemon-reload; then
-  echo "warning: systemctl daemon-reload failed; the Jupyter server gets the values at its next start after one"
-elif ! timeout 10 systemctl --no-block try-restart "$unit"; then
-  echo "warning: systemctl try-restart $unit failed; the Jupyter server gets the values at its next start"
+  echo "no systemd: only login shells get the values"
+elif [ "$(sc show -p LoadState "$unit" 2>/dev/null || true)" != LoadState=loaded ]; then
+  echo "no $unit: only login shells get the values"
+elif [ -n "$reload" ] && ! sc daemon-reload; then
+  echo "warning: daemon-reload failed; Jupyter gets the values after a reload and restart"
+elif ! sc --no-block try-restart "$unit"; then
+  echo "warning: try-restart failed; Jupyter gets the values at its next start"
 else
-  echo "$unit: restart requested (--no-block try-restart), its kernels and terminals get $VARIABLE_NAMES"
+  echo "$unit restart requested (--no-block try-restart): kernels get $VARIABLE_NAMES"
 fi
