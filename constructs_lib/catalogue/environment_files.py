@@ -10,9 +10,9 @@ Jupyter kernels and terminals inherit the environment of the Jupyter server, whi
 
 The environment file uses one dialect that systemd's ``EnvironmentFile=`` parser and a POSIX shell
 read the same way: a comment line, then one ``NAME="value"`` line per variable, where inside the
-double quotes ``\\``, ``"``, `````` ` `````` and ``$`` are preceded by a backslash and every other character
-(including newline and tab) stands for itself. systemd ignores an assignment whose value holds any
-other control character, so such values are rejected by the factory instead of being lost silently.
+double quotes a backslash precedes each backslash, double quote, backtick and dollar sign, and every
+other character (newline and tab included) stands for itself. systemd drops an assignment whose value
+holds any other control character, so the factory rejects such values rather than lose them silently.
 """
 
 from __future__ import annotations
