@@ -13,7 +13,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # workflows' steps use (as on GitHub's runners) when tests/test_workflow.py runs them.
 SYSTEM_DEPS := "command -v xz:xz-utils" "command -v sudo:sudo" "command -v crontab:cron" \
 	"command -v setsid:util-linux" "command -v unshare:util-linux" "/usr/bin/python3 -c 'import boto3':python3-boto3" \
-	"command -v bwrap:bubblewrap" "command -v jq:jq" "command -v gawk:gawk" "command -v mawk:mawk"
+	"command -v bwrap:bubblewrap" "command -v jq:jq" "command -v gawk:gawk" "command -v mawk:mawk" \
+	"command -v systemd-analyze:systemd"
 
 .PHONY: setup synth test lint format typecheck pytest system-deps clean deploy-local
 

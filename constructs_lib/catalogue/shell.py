@@ -11,6 +11,11 @@ from aws_cdk import Duration
 
 from constructs_lib.bundling import Module, RunAs
 from constructs_lib.catalogue._common import NOTEBOOK_ONLY, fail, relative_dir, script
+from constructs_lib.catalogue.environment_files import (
+    SYSTEMD_REJECTED,
+    jupyter_server_dropin,
+    systemd_environment_file,
+)
 
 PERSISTED_BIN_PROFILE = "persisted-bin.sh"
 """The /etc/profile.d file written by ``persisted_bin_on_path``."""
@@ -237,15 +242,32 @@ def check_variables(factory: str, variables: object, allow_variables: object = (
 def environment_variables(
     *, variables: Mapping[str, str], file_name: str = "notebook-environment.sh", allow_variables: Sequence[str] = ()
 ) -> Module:
-    """Export ``variables`` in every login shell through ``/etc/profile.d/<file_name>`` (mode 644).
+    """Export ``variables`` to login shells, the Jupyter server and so its kernels and terminals.
 
-    The file is generated here with every value quoted by ``shlex.quote`` and carried in the bundle, so
-    quotes, ``$``, backticks and newlines arrive literally and nothing in a value is ever executed.
-    Names that make root's programs load code or configuration (``RISKY_VARIABLES``) need to be listed in
-    ``allow_variables`` as well. Runs as root (it writes to /etc/profile.d).
+    Login shells: ``/etc/profile.d/<file_name>`` (mode 644). The Jupyter server (``jupyter-server.service``):
+    a systemd drop-in with ``EnvironmentFile=-/etc/sagemaker-lifecycle/jupyter-server.env`` (both mode 644),
+    then ``systemctl daemon-reload`` and ``systemctl --no-block try-restart`` when they changed, so that
+    kernels started afterwards inherit the values. Without systemd or the unit, or when systemctl fails,
+    the module logs it and still succeeds (login shells get the values either way).
+
+    The files are generated here (values quoted by ``shlex.quote``, and for systemd in the dialect of
+    ``environment_files``) and carried in the bundle, so quotes, ``$``, backticks and newlines arrive
+    literally and nothing in a value is ever executed. Values holding control characters other than
+    tab and newline are rejected: systemd would drop them. Names that make root's programs load code or
+    configuration (``RISKY_VARIABLES``) need to be listed in ``allow_variables`` as well. Runs as root (it
+    writes to /etc).
     """
     factory = "environment_variables"
     check_variables(factory, variables, allow_variables)
+    for name, value in variables.items():
+        if SYSTEMD_REJECTED.search(value):
+            raise fail(
+                factory,
+                "variables",
+                {name: value},
+                f"the value of {name} holds a control character other than tab and newline, which systemd's "
+                "EnvironmentFile= drops: the Jupyter server would not get it.",
+            )
     if not isinstance(file_name, str) or not _PROFILE_FILE.fullmatch(file_name) or file_name == PERSISTED_BIN_PROFILE:
         raise fail(
             factory,
@@ -260,9 +282,13 @@ def environment_variables(
         script=script("environment_variables.sh"),
         strip_comments=True,
         user=RunAs.ROOT,
-        budget=Duration.seconds(10),
+        budget=Duration.seconds(40),  # three systemctl calls of at most 10 s each
         settings={"FILE_NAME": file_name, "VARIABLE_NAMES": " ".join(names)},
-        files={"environment.sh": profile_script(variables)},
+        files={
+            "environment.sh": profile_script(variables),
+            "jupyter-server.env": systemd_environment_file(variables),
+            "jupyter-server.conf": jupyter_server_dropin(),
+        },
         targets=NOTEBOOK_ONLY,
-        description=f"/etc/profile.d/{file_name} exporting {', '.join(names)}",
+        description=f"/etc/profile.d/{file_name} and the Jupyter server's environment: {', '.join(names)}",
     )

@@ -13,6 +13,7 @@ from aws_cdk import Duration
 from constructs_lib.bundling import Module, RunAs, Target
 from constructs_lib.catalogue._common import script
 from constructs_lib.catalogue.conda import env_kernels_module, persistent_envs_module
+from constructs_lib.catalogue.environment_files import ipython_startup_file
 from constructs_lib.catalogue.shell import check_variables, profile_script
 
 STUDIO_ONLY = frozenset({Target.STUDIO})
@@ -33,8 +34,14 @@ def studio_conda_env_kernels(*, envs_dir: str = ".conda/envs", display_prefix: s
 
 
 def studio_environment_variables(*, variables: Mapping[str, str], allow_variables: Sequence[str] = ()) -> Module:
-    """Export ``variables`` from ``~/.config/sagemaker-lifecycle/environment.sh``, sourced by ``~/.bashrc``
-    and ``~/.profile``; values are quoted at synth time, so they arrive literally. Risky names (see
+    """Export ``variables`` to shells and to the Python kernels of JupyterLab and Code Editor apps.
+
+    Shells and terminals: ``~/.config/sagemaker-lifecycle/environment.sh``, sourced by ``~/.bashrc`` and
+    ``~/.profile``. Kernels: the image starts its server without reading either (supervisord runs
+    ``start-jupyter-server`` / ``start-code-editor``, possibly before this script ends), so an IPython
+    start-up file, ``~/.ipython/profile_default/startup/00-sagemaker-lifecycle-environment.py``, sets
+    ``os.environ`` in every IPython kernel as it starts, whenever the server started. Values are quoted
+    at synth time (``shlex.quote``, Python ``repr``), so they arrive literally. Risky names (see
     ``environment_variables``) need ``allow_variables``: KernelGateway apps run as root."""
     check_variables("studio_environment_variables", variables, allow_variables)
     names = sorted(variables)
@@ -45,7 +52,7 @@ def studio_environment_variables(*, variables: Mapping[str, str], allow_variable
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(10),
         settings={"VARIABLE_NAMES": " ".join(names)},
-        files={"environment.sh": profile_script(variables)},
+        files={"environment.sh": profile_script(variables), "environment.py": ipython_startup_file(variables)},
         targets=STUDIO_ONLY,
-        description=f"~/.config/sagemaker-lifecycle/environment.sh exporting {', '.join(names)}",
+        description=f"~/.config/sagemaker-lifecycle/environment.sh and an IPython start-up file: {', '.join(names)}",
     )
