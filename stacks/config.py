@@ -17,6 +17,7 @@ from constructs_lib import ArchiveLocation, Module, Target
 from constructs_lib.catalogue import registered
 from constructs_lib.instance_types import notebook_instance_type_problem
 from constructs_lib.notebook_instance import platform_problem
+from stacks.backstop_config import BackstopSpec, parse_backstop
 from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
 from stacks.module_config import parse_modules
 
@@ -53,6 +54,7 @@ class NotebookSpec:
 class NotebookEnvironmentConfig:
     private_network: bool = True
     notebooks: tuple[NotebookSpec, ...] = field(default_factory=tuple)
+    idle_backstop: BackstopSpec | None = None
 
 
 def parse_notebook(raw: object, path: str, base_dir: Path | None = None) -> NotebookSpec:
@@ -111,7 +113,7 @@ def parse_notebook(raw: object, path: str, base_dir: Path | None = None) -> Note
 
 def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None = None) -> NotebookEnvironmentConfig:
     """The notebook environment; script paths of module entries are relative to ``base_dir``."""
-    data = expect_object(raw, path, {"privateNetwork", "notebooks"}, {"notebooks"})
+    data = expect_object(raw, path, {"privateNetwork", "notebooks", "idleBackstop"}, {"notebooks"})
     private = expect(data.get("privateNetwork", True), bool, f"{path}.privateNetwork", "true or false")
     notebooks_raw = expect(data["notebooks"], list, f"{path}.notebooks", "a list")
     if len(notebooks_raw) > MAX_NOTEBOOKS:
@@ -131,4 +133,5 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
                 f"{path}.notebooks[{i}].name: {json_text(notebook.name)} is already the name of notebooks[{first}]; "
                 "notebook instance names are unique in an account and region (and compared without case)."
             )
-    return NotebookEnvironmentConfig(private_network=private, notebooks=notebooks)
+    backstop = parse_backstop(data["idleBackstop"], f"{path}.idleBackstop") if "idleBackstop" in data else None
+    return NotebookEnvironmentConfig(private_network=private, notebooks=notebooks, idle_backstop=backstop)

@@ -8,7 +8,9 @@ from aws_cdk import Acknowledgment, CfnOutput, Validations
 from constructs import Construct
 
 from constructs_lib import NotebookInstance, NotebookLifecycleConfig
+from constructs_lib.idle_backstop import IdleBackstop
 from constructs_lib.private_network import PrivateNotebookNetwork
+from stacks.backstop_config import backstop_kwargs
 from stacks.base import LookupFreeStack
 from stacks.config import NotebookEnvironmentConfig
 
@@ -56,3 +58,12 @@ class NotebookStack(LookupFreeStack):
                             "no VPC and direct internet access.",
                         )
                     )
+        self.backstop: IdleBackstop | None = None
+        if config.idle_backstop is not None and self.notebooks:
+            self.backstop = IdleBackstop(
+                self,
+                "IdleBackstop",
+                notebooks=list(self.notebooks.values()),
+                max_notebook_running=config.idle_backstop.max_running,
+                **backstop_kwargs(config.idle_backstop),  # type: ignore[arg-type]
+            )

@@ -42,6 +42,7 @@ from constructs_lib import LifecycleConfigError, Module, Target
 from constructs_lib.instance_types import studio_instance_type_problem
 from constructs_lib.studio_lifecycle_config import StudioAppType
 from constructs_lib.studio_settings import IdleShutdown, PosixUser, SpaceStorage
+from stacks.backstop_config import BackstopSpec, parse_backstop
 from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
 from stacks.module_config import parse_modules
 
@@ -131,6 +132,7 @@ class StudioEnvironmentConfig:
     team_file_system: TeamFileSystemSpec | None = None
     custom_images: tuple[ImageSpec, ...] = ()
     spaces: tuple[SpaceSpec, ...] = ()
+    idle_backstop: BackstopSpec | None = None
 
 
 def _app_type(value: object, path: str) -> StudioAppType:
@@ -243,6 +245,7 @@ def parse_studio_config(
     """The Studio environment; script paths of module entries are relative to ``base_dir``."""
     keys = {"authMode", "idleShutdown", "lifecycleConfigs", "apps", "userShards", "users"}
     keys |= {"storage", "teamFileSystem", "customImages", "spaces"}
+    keys |= {"idleBackstop"}
     data = _object(raw, path, keys)
     auth = data.get("authMode", "IAM")
     if auth not in ("IAM", "SSO"):
@@ -304,6 +307,7 @@ def parse_studio_config(
         team_file_system=team,
         custom_images=images,
         spaces=spaces,
+        idle_backstop=parse_backstop(data["idleBackstop"], f"{path}.idleBackstop") if "idleBackstop" in data else None,
     )
 
 

@@ -22,6 +22,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
+from constructs_lib.idle_backstop import IdleBackstop
 from constructs_lib.private_network import PrivateNotebookNetwork
 from constructs_lib.studio_domain import AuthMode, StudioDomain, StudioUserProfile
 from constructs_lib.studio_image import KernelSpec, StudioCustomImage
@@ -29,6 +30,7 @@ from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycl
 from constructs_lib.studio_settings import StudioAppSettings, StudioSpaceDefaults, StudioUserSettings
 from constructs_lib.studio_space import StudioSpace
 from constructs_lib.team_file_system import TeamFileSystem, TeamFileSystemBase
+from stacks.backstop_config import backstop_kwargs
 from stacks.base import LookupFreeStack
 from stacks.config import ConfigError
 from stacks.studio_config import AppSpec, SpaceSpec, StudioEnvironmentConfig, UserSpec
@@ -151,6 +153,16 @@ class StudioStack(LookupFreeStack):
         if any(m.name == "studio-idle-shutdown" for s in config.lifecycle_configs for m in s.modules):
             self.domain.grant_delete_own_apps(self.domain.execution_role)
         CfnOutput(self, "DomainId", value=self.domain.domain_id)
+        self.backstop: IdleBackstop | None = None
+        if config.idle_backstop is not None:
+            # In the domain's stack: its acknowledgments name the domain by logical ID.
+            self.backstop = IdleBackstop(
+                self,
+                "IdleBackstop",
+                studio_domain=self.domain,
+                max_app_age=config.idle_backstop.max_running,
+                **backstop_kwargs(config.idle_backstop),  # type: ignore[arg-type]
+            )
 
     def _team_file_system(self, config: StudioEnvironmentConfig) -> TeamFileSystemBase | None:
         spec = config.team_file_system
