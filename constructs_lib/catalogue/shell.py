@@ -282,7 +282,7 @@ def environment_variables(
         script=script("environment_variables.sh"),
         strip_comments=True,
         user=RunAs.ROOT,
-        budget=Duration.seconds(40),  # three systemctl calls of at most 10 s each
+        budget=Duration.seconds(30),  # three systemctl calls of at most 8 s each
         settings={"FILE_NAME": file_name, "VARIABLE_NAMES": " ".join(names)},
         files={
             "environment.sh": profile_script(variables),

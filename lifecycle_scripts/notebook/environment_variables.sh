@@ -47,7 +47,7 @@ if [ -z "$changed" ]; then
 fi
 echo "written:$changed"
 
-sc() { timeout 10 systemctl "$@"; }
+sc() { timeout 8 systemctl "$@"; }
 if [ ! -d "$LCC_ROOT/run/systemd/system" ] || ! command -v systemctl >/dev/null; then
   echo "no systemd: only login shells get the values"
 elif [ "$(sc show -p LoadState "$unit" 2>/dev/null || true)" != LoadState=loaded ]; then
