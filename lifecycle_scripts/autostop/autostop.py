@@ -195,18 +195,22 @@ def run_bounded(argv, timeout, env=None):
 
 
 def trusted(path):
-    """Whether root (or this user) owns `path` and each directory above it, none writable by others."""
-    me, path = os.geteuid(), os.path.abspath(path)
-    try:
-        while True:
-            st = os.stat(path)
-            if st.st_uid not in (0, me) or st.st_mode & 0o022:
-                return False
-            if path == "/":
-                return True
-            path = os.path.dirname(path)
-    except OSError:
-        return False
+    """Whether root (or this user) owns `path` (also its link target) and each directory above them, none of
+    them writable by others (a directory may be if sticky, as /tmp: others cannot replace what is in it)."""
+    me = os.geteuid()
+    for p in {os.path.abspath(path), os.path.realpath(path)}:
+        above = False
+        try:
+            while True:
+                st = os.stat(p)
+                if st.st_uid not in (0, me) or (st.st_mode & 0o022 and not (above and st.st_mode & 0o1000)):
+                    return False
+                if p == "/":
+                    break
+                p, above = os.path.dirname(p), True
+        except OSError:
+            return False
+    return True
 
 
 # (code or HTTP status, message, throttled, access denied) of a botocore or AWS CLI error; XML (moto) reduced.
@@ -228,7 +232,7 @@ class CliError(Exception):
 
 
 def sagemaker_client(args, region, left):
-    """A function (operation, parameters) -> answer: botocore if importable, else a trusted AWS CLI."""
+    """(function (operation, parameters) -> answer, how): botocore if importable, else a trusted AWS CLI."""
     if args.aws in ("auto", "botocore"):
         try:
             import botocore.config
@@ -239,7 +243,7 @@ def sagemaker_client(args, region, left):
         else:  # no botocore retries: call_with_backoff's are bounded and logged
             config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=10, read_timeout=20)
             client = botocore.session.get_session().create_client("sagemaker", region_name=region, config=config)
-            return lambda op, params: getattr(client, op)(**params)
+            return (lambda op, params: getattr(client, op)(**params)), "botocore " + botocore.__version__
     paths = args.aws_cli or ["/usr/local/bin/aws", "/usr/bin/aws"]
     cli = [p for p in paths if os.path.isfile(p) and trusted(p)]
     if not cli:
@@ -256,7 +260,7 @@ def sagemaker_client(args, region, left):
             raise CliError(err.decode("utf-8", "replace"))
         return json.loads(out or b"{}")
 
-    return call
+    return call, "the AWS CLI at " + cli[0]
 
 
 def call_with_backoff(
@@ -374,6 +378,7 @@ def parse_args(argv=None):
     add("--aws", choices=("auto", "botocore", "cli"), default="auto")
     add("--aws-cli", action="append", help="AWS CLI to use when botocore is missing (first trusted one)")
     add("--dry-run", action="store_true")
+    add("--check-setup", action="store_true", help="only report how AWS is reached (exit 1: it is not)")
     add("--metadata-file", default="/opt/ml/metadata/resource-metadata.json")
     add("--now", type=parse_timestamp, help=argparse.SUPPRESS)  # test hooks
     add("--retry-base-seconds", type=float, default=1, help=argparse.SUPPRESS)
@@ -426,7 +431,7 @@ def run(args, started_at):
         state = state if isinstance(state, dict) else {}
     except (OSError, ValueError, RecursionError):
         state = {}
-    call = sagemaker_client(args, region, left)
+    call = sagemaker_client(args, region, left)[0]
     if args.jupyter_url == "none":
         answers = [{}, [], [], []]
     else:
@@ -560,6 +565,17 @@ def notify(args, message):
 def main(argv=None):
     args = parse_args(argv)
     started_at = time.monotonic()
+    if args.check_setup:
+        try:
+            via = sagemaker_client(args, "us-east-1", lambda: 10)[1]
+            for f in sys.executable, os.path.abspath(__file__):
+                if not trusted(f):
+                    raise Exit(1, f"{f} or a directory above it is writable by a user other than root")
+        except Exit as e:
+            log(e.args[1])
+            return e.args[0]
+        log(f"AWS through {via}; python {sys.version.split()[0]} at {sys.executable}")
+        return 0
     signal.signal(signal.SIGALRM, on_deadline)
     signal.setitimer(signal.ITIMER_REAL, args.deadline_seconds)
     try:
