@@ -396,9 +396,8 @@ def parse_args(argv=None):
         p.error("--verify-tls needs an https --jupyter-url")
     try:
         a.idle_for = [(t, float(m)) for t, m in (x.split("=") for x in a.idle_for)]
-        a.cpu_uids = {uid_of(u) for u in a.cpu_users.split(",") if u} if a.cpu_percent else set()
-    except (ValueError, KeyError) as e:
-        p.error(f"bad --idle-for (TYPE=MINUTES) or unknown --cpu-users: {e}")
+    except ValueError as e:
+        p.error(f"bad --idle-for (TYPE=MINUTES): {e}")
     if not all(re.fullmatch(r"[a-z0-9.*?]+", t) and 0 < m < 1e9 for t, m in a.idle_for):
         p.error("--idle-for takes TYPE=MINUTES, TYPE a glob of letters, digits, '.', '*', '?'")
     return a
@@ -472,13 +471,17 @@ def run(args, started_at):
     activity, busy, new_state = [], [], {}
     with contextlib.suppress(LookupError, TypeError, ValueError):  # process activity seen by an earlier check
         activity.append((parse_timestamp(state["busy"][0]), str(state["busy"][1])))
-    if args.cpu_uids:
-        sample, kept = cpu_sample(args.cpu_uids), state.get("cpu") or {}
+    try:
+        uids = {uid_of(u) for u in args.cpu_users.split(",") if u} if args.cpu_percent else set()
+    except KeyError as e:
+        raise Exit(1, f"not stopping: --cpu-users names an unknown user: {e}") from e
+    if uids:
+        sample, kept = cpu_sample(uids), state.get("cpu") or {}
         before, seconds = kept.get("ticks"), time.time() - float(kept.get("at") or 0)
         if not isinstance(before, dict) or not 1 <= seconds <= 1800:
             before, seconds = sample, args.cpu_sample_seconds
             time.sleep(seconds)
-            sample = cpu_sample(args.cpu_uids)
+            sample = cpu_sample(uids)
         load = cpu_percent(before, sample, seconds)
         new_state["cpu"] = {"at": time.time(), "ticks": sample}
         log(f"CPU of {args.cpu_users}'s processes: {load:.0f}% of one core over {seconds:.0f} s")

@@ -34,7 +34,7 @@ for p in "$LCC_ROOT/usr/bin/python3" "$LCC_ROOT/usr/bin/python3.9"; do
   if [ "$(stat -c %u -- "$real")" != 0 ] || [ $((0$(stat -c %a -- "$real") & 022)) != 0 ]; then
     setup="$p is not root-owned or is writable by others: not run" && continue
   fi
-  if setup=$("$p" -I "$program" --check-setup --cpu-users root 2>&1); then python=$p && break; fi
+  if setup=$("$p" -I "$program" --check-setup 2>&1); then python=$p && break; fi
 done
 if [ -z "$python" ]; then
   echo "NOT scheduled: no root-owned python3 that reaches AWS (botocore or a root-owned AWS CLI): ${setup:-none found}"

@@ -544,9 +544,30 @@ class Run:
         return f"exit {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
 
 
-def run_program(argv: list[str], env: dict[str, str], python: list[str] | None = None) -> Run:
+_CARRIED: list[Path] = []
+
+
+def carried_program() -> Path:
+    """``autostop.py`` as the modules carry it (minified at synth), written once per session: the
+    integration tests run this form, the unit tests import the source."""
+    if not _CARRIED:
+        import atexit
+        import tempfile
+
+        from constructs_lib.catalogue.autostop import program
+
+        directory = Path(tempfile.mkdtemp(prefix="autostop-carried-"))
+        atexit.register(shutil.rmtree, directory, True)
+        (directory / "autostop.py").write_bytes(program())
+        _CARRIED.append(directory / "autostop.py")
+    return _CARRIED[0]
+
+
+def run_program(
+    argv: list[str], env: dict[str, str], python: list[str] | None = None, program: Path | None = None
+) -> Run:
     completed = subprocess.run(
-        [*(python or [sys.executable]), str(AUTOSTOP), *argv],
+        [*(python or [sys.executable]), str(program or carried_program()), *argv],
         env=env,
         capture_output=True,
         text=True,
