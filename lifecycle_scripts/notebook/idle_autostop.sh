@@ -56,7 +56,7 @@ rm -f "$notice"  # a notice of the previous run of the instance
 
 args=(--idle-minutes "$IDLE_MINUTES" --grace-minutes "$GRACE_MINUTES" --warn-minutes "$WARN_MINUTES")
 args+=(--jupyter-url "$JUPYTER_URL" --cpu-percent "$CPU_PERCENT" --cpu-users "$NB_USER" --gpu-percent "$GPU_PERCENT")
-args+=(--deadline-seconds "$DEADLINE_SECONDS" --notice-file "${notice#"$LCC_ROOT"}" --state-dir "$state")
+args+=(--deadline-seconds "$DEADLINE_SECONDS" --notice-file "$notice" --state-dir "$state")
 args+=(--metadata-file "$LCC_ROOT/opt/ml/metadata/resource-metadata.json")
 for pair in $IDLE_FOR; do args+=(--idle-for "$pair"); done
 if [ "$VERIFY_TLS" = 1 ]; then args+=(--verify-tls); fi
