@@ -124,7 +124,7 @@ def decide(answers, instance_started, now, idle, grace, ignore_connections=False
     text = f"idle for {(now - last) / MINUTE:.1f} min >= {idle / MINUTE:g}"
     reason = f"{text} (last activity: {what} at {fmt(last)})"
     if now - last < idle:
-        reason = "not idle: " + reason.replace(">=", "<")
+        reason = "not idle: " + reason.replace(">=", "<", 1)
     elif now - start < grace:
         reason = f"not stopping: {text} but within the {grace / MINUTE:g} min grace period after start at {fmt(start)}"
     return Decision(now - last >= idle and now - start >= grace, reason, now - last, last, notes)
@@ -311,7 +311,10 @@ def gpu_percent(nvidia_smi, timeout):
         raise ValueError(f"{nvidia_smi} is writable by a user other than root: not run")
     argv = [nvidia_smi, "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
     status, out, err = run_bounded(argv, timeout)
-    values = [float(x) for x in out.decode("ascii").split()] if status == 0 else []
+    try:
+        values = [float(x) for x in out.decode("ascii").split()] if status == 0 else []
+    except ValueError:
+        values = []
     if not values or not all(0 <= v <= 100 for v in values):
         raise ValueError(f"nvidia-smi exit {status}: {(out + err)[:200]!r}")
     return max(values)

@@ -152,7 +152,7 @@ def test_the_notebook_user_cannot_stop_the_next_check(sandbox: Sandbox) -> None:
     and trying to edit the cron entry and the program. The next check still runs the shipped program."""
     result = run_module(sandbox, idle_autostop(dry_run=True))
     assert result.returncode == 0, result.output
-    schedule, user, command = cron_command(sandbox)
+    _, user, command = cron_command(sandbox)
     cron_before, program_before = (sandbox.root / CRON_FILE).read_bytes(), (sandbox.root / PROGRAM).read_bytes()
     home = sandbox.home
     for path in [home, *home.rglob("*")]:
