@@ -63,7 +63,7 @@ def _check_schedule(schedule: object) -> str:
 
 def program() -> bytes:
     """The auto-stop program as the modules carry it: ``lifecycle_scripts/autostop/autostop.py`` minified by
-    python-minifier (pinned; docstrings and comments gone, locals renamed, globals and the shebang kept), valid
+    python-minifier (pinned; docstrings, comments and argparse help gone, names shortened, the shebang kept), valid
     for Python 3.7+ and the same bytes on every run. The file keeps its comments for readers."""
     source = resources.files(AUTOSTOP_PACKAGE).joinpath(AUTOSTOP_PROGRAM).read_text(encoding="utf-8")
     return minify_python(source).encode("utf-8")
@@ -71,7 +71,10 @@ def program() -> bytes:
 
 def minify_python(source: str) -> str:
     """``source`` minified: the same program (tests run the carried form), deterministic."""
-    return str(python_minifier.minify(source, remove_literal_statements=True, rename_globals=False)) + "\n"
+    minified = python_minifier.minify(
+        source, remove_literal_statements=True, rename_globals=True, preserve_globals=["main"]
+    )
+    return str(minified) + "\n"
 
 
 def _percent(factory: str, argument: str, value: object) -> int:

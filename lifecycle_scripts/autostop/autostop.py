@@ -355,33 +355,33 @@ def uid_of(user):
 def parse_args(argv=None):
     p = argparse.ArgumentParser("autostop.py")
     add = p.add_argument
-    add("--target", choices=("notebook", "studio"), default="notebook", help="studio: delete this Studio app")
+    add("--target", choices=("notebook", "studio"), default="notebook")  # studio: delete this Studio app
     add("--idle-minutes", type=float, default=60)
-    add("--idle-for", action="append", default=[], metavar="TYPE=MINUTES", help="idle time per instance type (glob)")
+    add("--idle-for", action="append", default=[], metavar="TYPE=MINUTES")  # idle time per instance type (glob)
     add("--grace-minutes", type=float, default=15)
-    add("--warn-minutes", type=float, default=10, help="warn this long before a stop; 0: no warning")
-    add("--jupyter-url", default="https://localhost:8443", help="'none': no Jupyter server (Code Editor)")
-    add("--verify-tls", action="store_true", help="verify Jupyter's certificate (required off loopback)")
+    add("--warn-minutes", type=float, default=10)  # warn this long before a stop; 0: no warning
+    add("--jupyter-url", default="https://localhost:8443")  # 'none': no Jupyter server (Code Editor)
+    add("--verify-tls", action="store_true")  # verify Jupyter's certificate (required off loopback)
     add("--ca-file")
     token = p.add_mutually_exclusive_group()
     token.add_argument("--token")
     token.add_argument("--token-file")
     add("--ignore-connections", action="store_true")  # open kernel connections are no activity
-    add("--cpu-percent", type=float, default=30, help="CPU load (%% of one core) that is activity; 0: off")
-    add("--cpu-users", default="ec2-user", help="comma-separated users whose processes count")
-    add("--cpu-sample-seconds", type=float, default=3, help="sample this long when no earlier sample is kept")
-    add("--gpu-percent", type=float, default=10, help="GPU load that is activity; 0: off")
+    add("--cpu-percent", type=float, default=30)  # CPU load (% of one core) that is activity; 0: off
+    add("--cpu-users", default="ec2-user")  # comma-separated users whose processes count
+    add("--cpu-sample-seconds", type=float, default=3)  # sample this long when no earlier sample is kept
+    add("--gpu-percent", type=float, default=10)  # GPU load that is activity; 0: off
     add("--nvidia-smi", default="/usr/bin/nvidia-smi")
-    add("--activity-file", help="read and update this activity timestamp file (Studio's built-in detector's)")
-    add("--notice-file", help="write a warning here before a stop")
-    add("--wall", default="/usr/bin/wall", help="the wall command ('' : none)")
-    add("--state-dir", default="/var/lib/sagemaker-lifecycle/autostop", help="lock and state (owned by this user)")
-    add("--deadline-seconds", type=float, default=120, help="the whole check ends within this")
-    add("--clock-skew-minutes", type=float, default=5, help="times this far ahead count as now")
+    add("--activity-file")  # read and update this activity timestamp file (Studio's built-in detector's)
+    add("--notice-file")  # write a warning here before a stop
+    add("--wall", default="/usr/bin/wall")  # the wall command ('' : none)
+    add("--state-dir", default="/var/lib/sagemaker-lifecycle/autostop")  # lock and state (owned by this user)
+    add("--deadline-seconds", type=float, default=120)  # the whole check ends within this
+    add("--clock-skew-minutes", type=float, default=5)  # times this far ahead count as now
     add("--aws", choices=("auto", "botocore", "cli"), default="auto")
-    add("--aws-cli", action="append", help="AWS CLI to use when botocore is missing (first trusted one)")
+    add("--aws-cli", action="append")  # AWS CLI to use when botocore is missing (first trusted one)
     add("--dry-run", action="store_true")
-    add("--check-setup", action="store_true", help="only report how AWS is reached (exit 1: it is not)")
+    add("--check-setup", action="store_true")  # only report how AWS is reached (exit 1: it is not)
     add("--metadata-file", default="/opt/ml/metadata/resource-metadata.json")
     add("--now", type=parse_timestamp, help=argparse.SUPPRESS)  # test hooks
     add("--retry-base-seconds", type=float, default=1, help=argparse.SUPPRESS)

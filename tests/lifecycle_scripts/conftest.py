@@ -90,15 +90,8 @@ def notebook(moto_server: MotoServer, request: pytest.FixtureRequest, tmp_path: 
     return create_notebook(moto_server.client("sagemaker"), instance_name_for(request), tmp_path)
 
 
-QUIET_SIGNALS = {"--warn-minutes": "0", "--cpu-percent": "0", "--wall": "", "--nvidia-smi": "/nonexistent/nvidia-smi"}
-"""Defaults of the ``autostop`` fixture unless a test gives them: no warning step, no CPU signal (this
-machine is shared: its load is not the notebook's), no wall, no GPU; the tests of those signals set them."""
-
-
 @pytest.fixture
-def autostop(
-    jupyter: JupyterServer, notebook: Notebook, moto_server: MotoServer, tmp_path: Path
-) -> Callable[..., Run]:
+def autostop(jupyter: JupyterServer, notebook: Notebook, moto_server: MotoServer, tmp_path: Path) -> Callable[..., Run]:
     """Run the program against this test's Jupyter server and notebook instance in moto.
 
     Keyword arguments: ``env`` (extra variables or a whole environment with ``base_env=False``),
@@ -122,9 +115,6 @@ def autostop(
             if "--token" not in argv and "--token-file" not in argv:
                 argv += ["--token", jupyter.token]
             argv += ["--metadata-file", str(metadata_file or notebook.metadata_file)]
-            for option, value in QUIET_SIGNALS.items():
-                if option not in argv:
-                    argv += [option, value]
             if "--state-dir" not in argv:
                 argv += ["--state-dir", str(tmp_path / "autostop-state")]
         keys = (credentials.access_key, credentials.secret_key) if credentials else ("testing", "testing")

@@ -563,9 +563,27 @@ def carried_program() -> Path:
     return _CARRIED[0]
 
 
+QUIET_SIGNALS = {"--warn-minutes": "0", "--cpu-percent": "0", "--wall": "", "--nvidia-smi": "/nonexistent/nvidia-smi"}
+"""Defaults of ``run_program`` unless a test gives them: no warning step, no CPU signal (this machine is
+shared: its load is not the notebook's), no wall, no GPU; the tests of those signals set them."""
+
+
 def run_program(
     argv: list[str], env: dict[str, str], python: list[str] | None = None, program: Path | None = None
 ) -> Run:
+    """The carried program as cron runs it, with QUIET_SIGNALS and a state directory of its own (never
+    the instance's /var/lib) unless ``argv`` gives them."""
+    argv = list(argv)
+    for option, value in QUIET_SIGNALS.items():
+        if option not in argv:
+            argv += [option, value]
+    if "--state-dir" not in argv and "--check-setup" not in argv:
+        import atexit
+        import tempfile
+
+        state = tempfile.mkdtemp(prefix="autostop-state-")
+        atexit.register(shutil.rmtree, state, True)
+        argv += ["--state-dir", state]
     completed = subprocess.run(
         [*(python or [sys.executable]), str(program or carried_program()), *argv],
         env=env,
