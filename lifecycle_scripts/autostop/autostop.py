@@ -281,7 +281,7 @@ def call_with_backoff(
 
 
 def cpu_sample(uids, proc="/proc"):
-    """{pid:start: CPU ticks (own + waited-for children)} of the processes of `uids`, but not this one."""
+    """{pid:start: CPU ticks} of the live processes of `uids`, but not this one."""
     ticks = {}
     for pid in os.listdir(proc):
         if not pid.isdigit() or int(pid) == os.getpid():
@@ -293,7 +293,7 @@ def cpu_sample(uids, proc="/proc"):
         except (OSError, ValueError):
             continue  # gone meanwhile
         f = stat[stat.rindex(")") + 2 :].split()
-        ticks[f"{pid}:{f[19]}"] = sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+        ticks[f"{pid}:{f[19]}"] = int(f[11]) + int(f[12])  # utime stime (not cutime: a reaped child's whole life)
     return ticks
 
 
