@@ -155,15 +155,64 @@ class StudioDomain(Construct):
         return grant
 
     def grant_delete_own_apps(self, grantee: iam.IGrantable) -> iam.Grant:
-        """``DescribeApp`` and ``DeleteApp`` on this domain's apps only (for idle shutdown)."""
-        apps = Stack.of(self).format_arn(service="sagemaker", resource="app", resource_name=f"{self.domain_id}/*")
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=["sagemaker:DescribeApp", "sagemaker:DeleteApp"], resource_arns=[apps]
+        """``DescribeApp`` on this domain's apps, and ``DeleteApp`` only on the caller's OWN apps (idle shutdown).
+
+        The execution role is shared by every user, so the statement cannot name the user: the domain puts the
+        user profile name into each app's role session (``DomainSettings.ExecutionRoleIdentityConfig:
+        USER_PROFILE_NAME``, which sets ``sts:SourceIdentity``; set here), and ``DeleteApp`` is allowed only
+        - on ``app/<domain>/${aws:SourceIdentity}/*`` for apps of a user profile (Studio Classic), which have
+          no ``sagemaker:OwnerUserProfileArn`` (``Null``: a space named like another user does not match), and
+        - on apps of a private space (``sagemaker:SpaceSharingType: Private``) whose
+          ``sagemaker:OwnerUserProfileArn`` is the caller's own user profile, as AWS's policy for private spaces
+          does (SageMaker developer guide, "Give your users access to private spaces"; condition keys in the
+          Service Authorization Reference for SageMaker).
+        Shared-space apps are left to the built-in idle shutdown. Sessions without a source identity match
+        nothing. Note: SageMaker accepts a change of ExecutionRoleIdentityConfig only while no app is
+        InService or Pending.
+        """
+        stack = Stack.of(self)
+        apps = stack.format_arn(service="sagemaker", resource="app", resource_name=f"{self.domain_id}/*")
+        own = stack.format_arn(
+            service="sagemaker", resource="app", resource_name=f"{self.domain_id}/${{aws:SourceIdentity}}/*"
+        )
+        own_profile = stack.format_arn(
+            service="sagemaker", resource="user-profile", resource_name=f"{self.domain_id}/${{aws:SourceIdentity}}"
+        )
+        self.domain.add_property_override("DomainSettings.ExecutionRoleIdentityConfig", "USER_PROFILE_NAME")
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:DescribeApp"], resource_arns=[apps])
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeleteOwnUserProfileApps",
+                actions=["sagemaker:DeleteApp"],
+                resources=[own],
+                conditions={"Null": {"sagemaker:OwnerUserProfileArn": "true", "aws:SourceIdentity": "false"}},
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeleteOwnPrivateSpaceApps",
+                actions=["sagemaker:DeleteApp"],
+                resources=[apps],
+                conditions={
+                    "ArnLike": {"sagemaker:OwnerUserProfileArn": own_profile},
+                    "StringEquals": {"sagemaker:SpaceSharingType": "Private"},
+                    "Null": {"aws:SourceIdentity": "false"},
+                },
+            )
         )
         self._acknowledge(
             grantee,
             f"app/<{self._domain_logical_id()}.DomainId>/*",
-            "An app deletes only itself, and Studio names apps at run time; the grant covers only this domain's apps.",
+            "DescribeApp reads this domain's apps; DeleteApp on them is conditioned on the caller owning the "
+            "private space (sagemaker:OwnerUserProfileArn); Studio names apps at run time.",
+            service="sagemaker",
+        )
+        self._acknowledge(
+            grantee,
+            f"app/<{self._domain_logical_id()}.DomainId>/$" + "{aws:SourceIdentity}/*",
+            "DeleteApp on the caller's own user-profile apps only (the session's source identity is its user "
+            "profile name); Studio names apps at run time.",
             service="sagemaker",
         )
         return grant

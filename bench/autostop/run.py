@@ -6,8 +6,11 @@ Starts the same servers as the tests (Jupyter Server over TLS with a token, moto
 instance), opens the kernels over their websockets so that they are idle (not 'starting'), closes those
 connections, and then runs ``autostop.py --dry-run`` as cron would, once to warm up and ``--runs`` times
 measured. Wall time is taken around the child; CPU time is the child's own rusage (os.wait4), user + sys.
-Also recorded: the bare ``import boto3`` cost, the Jupyter REST part alone (in process), and the CPU the
-Jupyter server spent answering one check (from /proc).
+Also recorded: the bare ``import boto3`` cost, boto3 vs botocore-only client creation (the program uses
+botocore only), the Jupyter REST part alone (in process), and the CPU the Jupyter server spent answering one
+check (from /proc). Each signal is measured on its own at 1 kernel (``--signals``): the CPU signal with its
+earlier sample kept in the state directory (as between cron runs: no in-run sampling), the GPU signal with a
+fake ``nvidia-smi``, the Studio activity file.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from tests.lifecycle_scripts.conftest import (  # noqa: E402
     LOG_LINE,
     JupyterServer,
     aws_env,
+    carried_program,
     create_notebook,
     start_jupyter_server,
     start_moto,
@@ -129,6 +133,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--counts", default="1,10,50")
+    parser.add_argument("--signals", default="none,cpu,gpu,activity-file,all")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args()
     counts = sorted(int(count) for count in args.counts.split(","))
@@ -142,13 +147,43 @@ def main() -> int:
         notebook = create_notebook(moto.client("sagemaker"), "autostop-bench", work)
         env = aws_env(moto.url)
         now = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        argv = [sys.executable, str(AUTOSTOP), "--dry-run", "--now", now, "--jupyter-url", jupyter.url]
-        argv += ["--token", jupyter.token, "--metadata-file", str(notebook.metadata_file)]
+        argv = [sys.executable, str(carried_program()), "--dry-run", "--now", now, "--jupyter-url", jupyter.url]
+        argv += ["--token", jupyter.token, "--metadata-file", str(notebook.metadata_file), "--state-dir"]
+        argv += [str(work / "state"), "--warn-minutes", "0", "--wall", "", "--nvidia-smi", str(work / "none")]
+        argv += ["--cpu-percent", "0", "--gpu-percent", "0"]
+        smi = work / "nvidia-smi"
+        smi.write_text("#!/bin/sh\necho 0\n")
+        smi.chmod(0o755)
+        (work / "last-active").write_text("2024-01-01T00:00:00.000Z")
+        signal_options = {
+            "none": [],
+            "cpu": ["--cpu-percent", "30", "--cpu-users", str(os.getuid())],
+            "gpu": ["--gpu-percent", "10", "--nvidia-smi", str(smi)],
+            "activity-file": ["--activity-file", str(work / "last-active")],
+        }
+        signal_options["all"] = [o for k in ("cpu", "gpu", "activity-file") for o in signal_options[k]]
 
         imports = [run_child([sys.executable, "-c", "import boto3"], env) for _ in range(args.runs)]
         print(f"import boto3 alone: wall {median_range([i[0] for i in imports])} ms", flush=True)
         make_client = "import boto3; boto3.session.Session().client('sagemaker', region_name='eu-west-1')"
         clients = [run_child([sys.executable, "-c", make_client], env) for _ in range(args.runs)]
+        make_botocore = (
+            "import botocore.session as s; s.get_session().create_client('sagemaker', region_name='eu-west-1')"
+        )
+        botocore_clients = [run_child([sys.executable, "-c", make_botocore], env) for _ in range(args.runs)]
+        print(f"botocore client: wall {median_range([c[0] for c in botocore_clients])} ms", flush=True)
+        signal_rows = []
+        open_idle_kernels(jupyter, 1)
+        for name in args.signals.split(","):
+            options = [*argv, *signal_options[name]]
+            options[options.index("--state-dir") + 1] = str(work / f"state-{name}")
+            run_child(options, env)  # warm-up (and the CPU sample kept for the next run)
+            measured = []
+            for _ in range(args.runs):
+                time.sleep(1.1)  # as between cron runs: the kept CPU sample is old enough to use (>= 1 s)
+                measured.append(run_child(options, env))
+            signal_rows.append((name, [m[0] for m in measured], [m[1] for m in measured]))
+            print(f"signals {name}: wall {median_range(signal_rows[-1][1])} ms", flush=True)
 
         for count in counts:
             started = time.perf_counter()
@@ -191,7 +226,8 @@ def main() -> int:
         "and a notebook instance in a local moto server (DescribeNotebookInstance is called; Stop is not, dry run).",
         f"Median (min-max) of {args.runs} runs after one warm-up run, in milliseconds. Produced by",
         "`.venv/bin/python bench/autostop/run.py`.",
-        f"Program measured: `lifecycle_scripts/autostop/autostop.py`, {AUTOSTOP.stat().st_size} bytes.",
+        f"Program measured: the carried (minified) `autostop.py`, {carried_program().stat().st_size} bytes "
+        f"(source {AUTOSTOP.stat().st_size} bytes).",
         "",
         "| kernels | wall | CPU of the check (user+sys) | Jupyter REST part alone (in process)"
         " | Jupyter server CPU per check |",
@@ -207,7 +243,15 @@ def main() -> int:
         f"For comparison, `python -c 'import boto3'` alone: wall {median_range([i[0] for i in imports])} ms, "
         f"CPU {median_range([i[1] for i in imports])} ms; importing boto3 and creating the SageMaker client "
         f"(which loads the service model): wall {median_range([c[0] for c in clients])} ms, "
-        f"CPU {median_range([c[1] for c in clients])} ms.",
+        f"CPU {median_range([c[1] for c in clients])} ms; botocore only (what the program does): wall "
+        f"{median_range([c[0] for c in botocore_clients])} ms, "
+        f"CPU {median_range([c[1] for c in botocore_clients])} ms.",
+        "",
+        "One check at 1 kernel with each signal on (dry run):",
+        "",
+        "| signals | wall | CPU of the check (user+sys) |",
+        "|--|--:|--:|",
+        *[f"| {name} | {median_range(walls)} | {median_range(cpus)} |" for name, walls, cpus in signal_rows],
         "The server CPU column has the kernel's clock-tick resolution (10 ms).",
         "",
         *reading(rows, imports, clients),

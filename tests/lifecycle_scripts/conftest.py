@@ -91,7 +91,7 @@ def notebook(moto_server: MotoServer, request: pytest.FixtureRequest, tmp_path: 
 
 
 @pytest.fixture
-def autostop(jupyter: JupyterServer, notebook: Notebook, moto_server: MotoServer) -> Callable[..., Run]:
+def autostop(jupyter: JupyterServer, notebook: Notebook, moto_server: MotoServer, tmp_path: Path) -> Callable[..., Run]:
     """Run the program against this test's Jupyter server and notebook instance in moto.
 
     Keyword arguments: ``env`` (extra variables or a whole environment with ``base_env=False``),
@@ -115,6 +115,8 @@ def autostop(jupyter: JupyterServer, notebook: Notebook, moto_server: MotoServer
             if "--token" not in argv and "--token-file" not in argv:
                 argv += ["--token", jupyter.token]
             argv += ["--metadata-file", str(metadata_file or notebook.metadata_file)]
+            if "--state-dir" not in argv:
+                argv += ["--state-dir", str(tmp_path / "autostop-state")]
         keys = (credentials.access_key, credentials.secret_key) if credentials else ("testing", "testing")
         return run_program(argv, aws_env(endpoint or moto_server.url, *keys, **(env or {})), python)
 

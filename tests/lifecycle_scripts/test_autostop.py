@@ -427,7 +427,7 @@ def test_defaults_and_hidden_test_hooks(capsys: pytest.CaptureFixture[str]) -> N
 # Unit: the file itself (it runs on instances with whatever Python has boto3)
 
 
-def test_program_is_python37_syntax_and_imports_only_stdlib_and_boto3() -> None:
+def test_program_is_python37_syntax_and_imports_only_stdlib_and_botocore() -> None:
     source = AUTOSTOP.read_text()
     tree = ast.parse(source, feature_version=(3, 7))
     assert "from __future__ import annotations" in source
@@ -437,7 +437,7 @@ def test_program_is_python37_syntax_and_imports_only_stdlib_and_boto3() -> None:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"boto3"}
+    assert imported - set(sys.stdlib_module_names) == {"botocore"}
     assert not any(isinstance(node, ast.NamedExpr | ast.Match) for node in ast.walk(tree))
 
 
@@ -616,7 +616,7 @@ def test_jupyter_unusable_does_not_stop(
         "plain http to the TLS port": ["--jupyter-url", jupyter.url.replace("https://", "http://")],
     }[problem]
     run = autostop("--now", later(600), *extra)
-    assert run.returncode == 0, run
+    assert run.returncode == 7, run
     assert run.one(r"^not stopping: jupyter not usable: "), run
     if problem == "wrong token":
         assert run.has("HTTP 403 (token missing or wrong?)"), run
@@ -718,13 +718,16 @@ def test_access_denied_names_the_missing_permission(
     assert notebook.status() == "InService"
 
 
-def test_boto3_missing_is_reported(notebook: Notebook, autostop: Any) -> None:
-    # -I -S: no site-packages at all, so boto3 cannot be imported (checked first, so the test can fail).
-    probe = subprocess.run([sys.executable, "-I", "-S", "-c", "import boto3"], capture_output=True, check=False)
+def test_botocore_missing_and_no_cli_is_reported(notebook: Notebook, autostop: Any, tmp_path: Path) -> None:
+    # -I -S: no site-packages at all, so botocore cannot be imported (checked first, so the test can fail).
+    probe = subprocess.run([sys.executable, "-I", "-S", "-c", "import botocore"], capture_output=True, check=False)
     assert probe.returncode != 0
-    run = autostop("--now", later(120), python=[sys.executable, "-I", "-S"])
+    missing = str(tmp_path / "no-aws")
+    run = autostop("--now", later(120), "--aws-cli", missing, python=[sys.executable, "-I", "-S"])
     assert run.returncode == 1, run
-    assert run.one(rf"^boto3 not importable by {sys.executable}: "), run
+    assert run.one(rf"^no botocore for {sys.executable} and no AWS CLI owned by root \(or this user\) at {missing}$")
+    forced = autostop("--now", later(120), "--aws", "botocore", python=[sys.executable, "-I", "-S"])
+    assert forced.returncode == 1 and forced.one(rf"^botocore not importable by {sys.executable}: "), forced
     assert notebook.status() == "InService"
 
 
@@ -769,8 +772,8 @@ def garbage_jupyter() -> Iterator[str]:
 
 def test_unexpected_jupyter_answer_does_not_stop(notebook: Notebook, autostop: Any, garbage_jupyter: str) -> None:
     run = autostop("--now", later(600), "--jupyter-url", garbage_jupyter)
-    assert run.returncode == 0, run
-    assert run.one(r"^not stopping: unexpected Jupyter answer: AttributeError"), run
+    assert run.returncode == 7, run
+    assert run.one(r"^not stopping: unexpected Jupyter answer: TypeError"), run
     assert notebook.status() == "InService"
 
 

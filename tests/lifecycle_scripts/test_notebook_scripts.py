@@ -22,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from aws_cdk import Duration
 
 import constructs_lib.bundling.bundle as bundle_module
 from constructs_lib import LifecycleBundle, Module, RunAs
@@ -640,119 +639,7 @@ def test_environment_file_is_replaced_when_values_change(sandbox: Sandbox) -> No
     assert sorted(p.name for p in profile.parent.iterdir()) == ["notebook-environment.sh"]  # no temp files left
 
 
-# -- idle_autostop -----------------------------------------------------------------------------------
-
-
-def cron_line(sandbox: Sandbox, python: str, options: str = "", schedule: str = "*/5 * * * *") -> str:
-    program = f"{sandbox.root}/usr/local/lib/sagemaker-lifecycle/autostop.py"
-    log = f"{sandbox.root}/var/log/sagemaker-lifecycle/autostop.log"
-    return (
-        f"{schedule} {python} {program} --idle-minutes 60 --grace-minutes 15 --jupyter-url https://localhost:8443"
-        f"{options} >>{log} 2>&1 {MARKER}"
-    )
-
-
-def crontab_of(sandbox: Sandbox, user: str = NB_USER) -> str:
-    return (sandbox.root / "var" / "spool" / "cron" / user).read_text()
-
-
-def test_autostop_installs_the_program_and_one_cron_line_for_the_notebook_user(sandbox: Sandbox) -> None:
-    python = fake_python(sandbox, jupyter_system_python(sandbox), boto3=True)
-    first = run_module(sandbox, idle_autostop())
-    assert first.returncode == 0, first.output
-    program = sandbox.root / "usr" / "local" / "lib" / "sagemaker-lifecycle" / "autostop.py"
-    assert program.read_bytes() == idle_autostop().files["autostop.py"]  # the program without its comments
-    assert mode_of(program) == 0o644
-    assert mode_of(program.parent) == 0o755
-    log = sandbox.root / "var" / "log" / "sagemaker-lifecycle" / "autostop.log"
-    assert log.is_file() and mode_of(log) == 0o644
-    assert [c[1:] for c in sandbox.calls("chown")] == [["ec2-user", str(log)]]
-    assert crontab_of(sandbox) == cron_line(sandbox, str(python)) + "\n"
-    assert not (sandbox.root / "var" / "spool" / "cron" / "root").exists()  # the job does not run as root
-    # boto3 was looked for as the notebook user: root never runs the user's python
-    assert [c[1:] for c in sandbox.calls("sudo")] == [["-n", "-u", "ec2-user", "--", str(python), "-c", "import boto3"]]
-    assert first.lines == [
-        "program /usr/local/lib/sagemaker-lifecycle/autostop.py installed (root-owned, 0644)",
-        f"interpreter: {REAL_HOME}/anaconda3/envs/JupyterSystemEnv/bin/python (has boto3, run as ec2-user)",
-        "crontab of ec2-user set: */5 * * * *, idle 60m, grace 15m, log /var/log/sagemaker-lifecycle/autostop.log",
-    ]
-    before = sandbox.snapshot(exclude=("var/log",))
-    second = run_module(sandbox, idle_autostop())
-    assert second.lines[0] == "program /usr/local/lib/sagemaker-lifecycle/autostop.py already up to date"
-    assert second.lines[-1] == "crontab of ec2-user already up to date: */5 * * * *, idle 60m, grace 15m"
-    assert sandbox.snapshot(exclude=("var/log",)) == before
-
-
-def test_autostop_replaces_its_own_line_and_keeps_the_others(sandbox: Sandbox) -> None:
-    python = fake_python(sandbox, jupyter_system_python(sandbox), boto3=True)
-    spool = sandbox.root / "var" / "spool" / "cron" / NB_USER
-    spool.write_text(
-        'MAILTO=""\n'
-        "0 3 * * * /home/ec2-user/SageMaker/bin/nightly.sh\n"
-        f"*/10 * * * * /usr/bin/python3 /old/autostop.py --idle-minutes 30 {MARKER}\n"
-        "\n"
-        "30 * * * * echo hourly\n"
-    )
-    module = idle_autostop(idle=Duration.hours(2), schedule="*/15 8-20 * * 1-5", ignore_connections=True, dry_run=True)
-    for _ in range(2):
-        result = run_module(sandbox, module)
-        assert result.returncode == 0, result.output
-    line = cron_line(sandbox, str(python), " --ignore-connections --dry-run", "*/15 8-20 * * 1-5").replace(
-        "--idle-minutes 60", "--idle-minutes 120"
-    )
-    assert spool.read_text() == (
-        'MAILTO=""\n0 3 * * * /home/ec2-user/SageMaker/bin/nightly.sh\n\n30 * * * * echo hourly\n' + line + "\n"
-    )
-
-
-def test_autostop_falls_back_to_python3_on_path(sandbox: Sandbox) -> None:
-    fake_python(sandbox, jupyter_system_python(sandbox), boto3=False)
-    python3 = fake_python(sandbox, sandbox.bin / "python3", boto3=True)
-    result = run_module(sandbox, idle_autostop())
-    assert result.returncode == 0, result.output
-    assert crontab_of(sandbox) == cron_line(sandbox, str(python3)) + "\n"
-
-
-def test_autostop_without_boto3_anywhere_is_not_scheduled(sandbox: Sandbox) -> None:
-    fake_python(sandbox, jupyter_system_python(sandbox), boto3=False)
-    fake_python(sandbox, sandbox.root / "usr" / "bin" / "python3", boto3=False)
-    fake_python(sandbox, sandbox.bin / "python3", boto3=False)
-    result = run_module(sandbox, idle_autostop())
-    assert result.returncode == 1
-    assert result.lines[-1] == (
-        "NOT scheduled: no python with boto3 (tried JupyterSystemEnv's, /usr/bin/python3, python3 on PATH)"
-    )
-    assert not (sandbox.root / "var" / "spool" / "cron" / NB_USER).exists()
-    assert len(sandbox.calls("sudo")) == 3
-
-
-def test_autostop_starts_crond_when_systemd_has_it_stopped(sandbox: Sandbox) -> None:
-    systemd(sandbox, agent=False)
-    fake_python(sandbox, jupyter_system_python(sandbox), boto3=True)
-    sandbox.add_fake("systemctl", 'if [ "$1" = is-active ]; then exit 3; fi')
-    result = run_module(sandbox, idle_autostop())
-    assert result.returncode == 0, result.output
-    assert "crond was not running; started it" in result.lines
-    assert [c[1:] for c in sandbox.calls("systemctl")] == [
-        ["is-active", "--quiet", "crond"],
-        ["enable", "--now", "crond"],
-    ]
-
-
-def test_autostop_cron_command_runs_the_installed_program(sandbox: Sandbox) -> None:
-    """The command part of the installed line, run by sh as cron would, starts the program and logs."""
-    write_program(jupyter_system_python(sandbox), f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    result = run_module(sandbox, idle_autostop(dry_run=True))
-    assert result.returncode == 0, result.output
-    fields = crontab_of(sandbox).strip().split(" ", 5)
-    assert fields[:5] == ["*/5", "*", "*", "*", "*"]
-    completed = subprocess.run(
-        ["/bin/sh", "-c", fields[5]], env={"PATH": "/usr/bin:/bin", "HOME": str(sandbox.home)}, cwd=sandbox.home
-    )
-    # the program's own status (0 checked, 1 no instance metadata in the sandbox), not sh's 2/126/127
-    assert completed.returncode in (0, 1)
-    log = (sandbox.root / "var" / "log" / "sagemaker-lifecycle" / "autostop.log").read_text()
-    assert "autostop: " in log  # one decision or error line of the program itself
+# idle_autostop: tests/lifecycle_scripts/test_autostop_cron.py
 
 
 # -- conda_packages_background -----------------------------------------------------------------------
@@ -887,6 +774,8 @@ def unlimited_hook_size(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def prepare_instance(sandbox: Sandbox) -> None:
     systemd(sandbox)
     fake_python(sandbox, jupyter_system_python(sandbox), boto3=True)
+    (sandbox.root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+    (sandbox.root / "usr" / "bin" / "python3").symlink_to("/usr/bin/python3")  # root-owned, for idle-autostop
     fake_conda(sandbox)
     fake_python(sandbox, sandbox.persist / ".conda" / "envs" / "existing" / "bin" / "python")
     (sandbox.home / ".ssh").mkdir()
@@ -921,8 +810,8 @@ def test_the_whole_hook_twice_leaves_the_same_state(sandbox: Sandbox, unlimited_
     )
     kernels = "home/ec2-user/.local/share/jupyter/kernels"
     assert {key.split("/")[-1] for key in state if key.startswith(kernels + "/")} >= {"existing", "analytics"}
-    crontab = state[f"var/spool/cron/{NB_USER}"][2].splitlines()
-    assert crontab[0] == "0 3 * * * echo nightly" and crontab[1].endswith(MARKER) and len(crontab) == 2
+    assert state[f"var/spool/cron/{NB_USER}"][2] == "0 3 * * * echo nightly\n"  # idle-autostop is in cron.d
+    assert state["etc/cron.d/sagemaker-lifecycle-autostop"][:2] == ("file", 0o644)
     assert state["etc/profile.d/notebook-environment.sh"][:2] == ("file", 0o644)
     assert state["etc/profile.d/persisted-bin.sh"][:2] == ("file", 0o644)
     assert (

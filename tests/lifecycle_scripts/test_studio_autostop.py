@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -166,8 +167,10 @@ def test_dry_run_never_deletes(jupyter: JupyterServer, sagemaker: FakeSageMaker,
 
 
 def test_grace_period_after_the_jupyter_start(jupyter: JupyterServer, sagemaker: FakeSageMaker, studio: Any) -> None:
-    started = dt.datetime.fromisoformat(jupyter.status()["started"].replace("Z", "+00:00"))
-    now = iso(started + dt.timedelta(minutes=61))
+    status = jupyter.status()
+    started = dt.datetime.fromisoformat(status["started"].replace("Z", "+00:00"))
+    active = dt.datetime.fromisoformat(status["last_activity"].replace("Z", "+00:00"))  # other tests' cleanup
+    now = iso(max(started, active) + dt.timedelta(minutes=61))
     held = studio("--now", now, "--grace-minutes", "120")
     start = started.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert held.one(
@@ -206,3 +209,47 @@ def test_incomplete_metadata_is_reported(sagemaker: FakeSageMaker, studio: Any) 
     assert run.returncode == 1, run
     assert run.one(r"^cannot read \S+resource-metadata\.json: KeyError\('DomainId'\)"), run
     assert sagemaker.calls == []
+
+
+CODE_EDITOR_APP = studio_app("CodeEditor", ("SpaceName", "editor-space"))
+
+
+@pytest.fixture
+def code_editor(sagemaker: FakeSageMaker, tmp_path: Path) -> Callable[..., Run]:
+    """The program for a Code Editor app: no Jupyter server, the built-in detector's activity file."""
+
+    def run(*args: str) -> Run:
+        metadata = tmp_path / "resource-metadata.json"
+        metadata.write_text(json.dumps(CODE_EDITOR_APP.metadata))
+        argv = ["--target", "studio", "--jupyter-url", "none", "--metadata-file", str(metadata), *args]
+        return run_program([*argv, "--activity-file", str(tmp_path / "last-active")], aws_env(sagemaker.url))
+
+    return run
+
+
+def test_code_editor_activity_in_the_builtin_file_counts(
+    sagemaker: FakeSageMaker, code_editor: Any, tmp_path: Path
+) -> None:
+    now = utcnow()
+    (tmp_path / "last-active").write_text(iso(now - dt.timedelta(minutes=20))[:23] + "Z")  # as the extension writes
+    held = code_editor("--now", iso(now))
+    assert held.one(r"^not idle: idle for 20\.0 min < 60 \(last activity: activity file \S+last-active at"), held
+    assert sagemaker.actions() == ["DescribeApp"]
+    deleted = code_editor("--now", iso(now + dt.timedelta(minutes=45)))
+    assert deleted.has("delete requested for Studio app default"), deleted
+    assert sagemaker.actions()[-1] == "DeleteApp"
+
+
+def test_process_load_is_written_to_the_builtin_file(
+    sagemaker: FakeSageMaker, code_editor: Any, tmp_path: Path
+) -> None:
+    """CPU load of the user's processes (this test's uid, root here: busy past 1% on this shared machine) moves the
+    activity file forward, so the built-in idle shutdown sees it too."""
+    old = "2024-01-01T00:00:00.000Z"
+    (tmp_path / "last-active").write_text(old)
+    now = utcnow()
+    run = code_editor("--now", iso(now), "--cpu-percent", "1", "--cpu-users", str(os.getuid()))
+    written = (tmp_path / "last-active").read_text()
+    assert run.has("not idle: idle for 0.0 min < 60 (last activity: process activity (CPU"), run
+    assert written == now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    assert sagemaker.actions() == ["DescribeApp"]

@@ -126,6 +126,8 @@ def test_without_boto3_nothing_starts(sandbox: Sandbox) -> None:
     sandbox.add_fake("python3", "exit 1")  # python3 on PATH without boto3 either
     result = sandbox.run_hook(hook().script, timeout=60)
     assert result.returncode == 0, result.stderr  # a failing module never fails the hook
-    assert "NOT started: no python with boto3 (tried /opt/conda/bin/python, python3 on PATH)" in result.stdout
+    assert "NOT started: no python that reaches AWS (botocore or an AWS CLI; tried /opt/conda/bin/python, python3)" in (
+        result.stdout
+    )
     assert "[studio-idle-shutdown] end: failed with exit status 1" in result.stdout
     assert loops(sandbox) == []

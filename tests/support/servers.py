@@ -544,9 +544,48 @@ class Run:
         return f"exit {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
 
 
-def run_program(argv: list[str], env: dict[str, str], python: list[str] | None = None) -> Run:
+_CARRIED: list[Path] = []
+
+
+def carried_program() -> Path:
+    """``autostop.py`` as the modules carry it (minified at synth), written once per session: the
+    integration tests run this form, the unit tests import the source."""
+    if not _CARRIED:
+        import atexit
+        import tempfile
+
+        from constructs_lib.catalogue.autostop import program
+
+        directory = Path(tempfile.mkdtemp(prefix="autostop-carried-"))
+        atexit.register(shutil.rmtree, directory, True)
+        (directory / "autostop.py").write_bytes(program())
+        _CARRIED.append(directory / "autostop.py")
+    return _CARRIED[0]
+
+
+QUIET_SIGNALS = {"--warn-minutes": "0", "--cpu-percent": "0", "--wall": "", "--nvidia-smi": "/nonexistent/nvidia-smi"}
+"""Defaults of ``run_program`` unless a test gives them: no warning step, no CPU signal (this machine is
+shared: its load is not the notebook's), no wall, no GPU; the tests of those signals set them."""
+
+
+def run_program(
+    argv: list[str], env: dict[str, str], python: list[str] | None = None, program: Path | None = None
+) -> Run:
+    """The carried program as cron runs it, with QUIET_SIGNALS and a state directory of its own (never
+    the instance's /var/lib) unless ``argv`` gives them."""
+    argv = list(argv)
+    for option, value in QUIET_SIGNALS.items():
+        if option not in argv:
+            argv += [option, value]
+    if "--state-dir" not in argv and "--check-setup" not in argv:
+        import atexit
+        import tempfile
+
+        state = tempfile.mkdtemp(prefix="autostop-state-")
+        atexit.register(shutil.rmtree, state, True)
+        argv += ["--state-dir", state]
     completed = subprocess.run(
-        [*(python or [sys.executable]), str(AUTOSTOP), *argv],
+        [*(python or [sys.executable]), str(program or carried_program()), *argv],
         env=env,
         capture_output=True,
         text=True,

@@ -1,9 +1,10 @@
-"""idle_autostop: settings, the carried program and validation."""
+"""idle_autostop: settings, the carried (minified) program and validation."""
 
 import ast
-import io
-import tokenize
+import shutil
+import subprocess
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from aws_cdk import Duration
 
 from constructs_lib import LifecycleConfigError, RunAs
 from constructs_lib.catalogue import idle_autostop
-from constructs_lib.catalogue.autostop import without_comments
+from constructs_lib.catalogue.autostop import minify_python, program
 
 
 def test_defaults() -> None:
@@ -19,44 +20,97 @@ def test_defaults() -> None:
     assert module.user is RunAs.ROOT
     assert module.name == "idle-autostop"
     assert dict(module.settings) == {
+        "CPU_PERCENT": "30",
+        "DEADLINE_SECONDS": "120",
         "DRY_RUN": "0",
+        "GPU_PERCENT": "10",
         "GRACE_MINUTES": "15",
+        "IDLE_FOR": "",
         "IDLE_MINUTES": "60",
         "IGNORE_CONNECTIONS": "0",
         "JUPYTER_URL": "https://localhost:8443",
         "SCHEDULE": "*/5 * * * *",
+        "VERIFY_TLS": "0",
+        "WARN_MINUTES": "10",
     }
 
 
-def test_carries_the_program_from_the_package_without_its_comments() -> None:
+def test_carries_the_program_minified_deterministic_and_valid_for_old_pythons() -> None:
     source = resources.files("lifecycle_scripts.autostop").joinpath("autostop.py").read_text()
     carried = idle_autostop().files["autostop.py"]
     assert isinstance(carried, bytes) and list(idle_autostop().files) == ["autostop.py"]
-    program = carried.decode()
-    assert ast.dump(ast.parse(program)) == ast.dump(ast.parse(source))  # the same code
-    assert program.splitlines()[0] == source.splitlines()[0] == "#!/usr/bin/env python3"
-    comments = [t for t in tokenize.generate_tokens(io.StringIO(program).readline) if t.type == tokenize.COMMENT]
-    assert [t.start[0] for t in comments] == [1]  # only the shebang
-    assert len(program) < len(source) - 500
+    assert carried == program() == idle_autostop().files["autostop.py"]  # deterministic
+    text = carried.decode()
+    assert text.startswith("#!/usr/bin/env python3\n") and "# " not in text.splitlines()[1]
+    assert len(carried) < 0.7 * len(source.encode())
+    tree = ast.parse(text, feature_version=(3, 7))
+    names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert "main" in names  # the entry point keeps its name; other globals are shortened
+    checked = 0
+    for python in old_pythons():
+        compiled = subprocess.run(
+            [python, "-c", "import sys; compile(sys.stdin.read(), 'autostop.py', 'exec')"],
+            input=text,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        assert compiled.returncode == 0, (python, compiled.stderr)
+        checked += 1
+    assert checked == len(old_pythons())
 
 
-def test_without_comments_keeps_strings_and_code() -> None:
-    source = (
-        "#!/usr/bin/env python3\n"
-        "# header\n"
-        "x = '# not a comment'  # trailing\n"
-        "    # indented comment line\n"
-        'y = """\n'
-        "# kept: inside a string\n"
-        "\n"
-        '"""\n'
-        "z = [  # opening\n"
-        "    1,  # one\n"
-        "]\n"
+def old_pythons() -> list[str]:
+    """Interpreters 3.7 and 3.9 (AL2023's system python) that run on this machine, if any."""
+    found = []
+    for version in ("3.7", "3.9"):
+        candidates = [str(p) for p in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python{version}"))]
+        candidates.append(shutil.which(f"python{version}") or "")
+        for python in candidates:
+            if python and subprocess.run([python, "-c", ""], capture_output=True, check=False).returncode == 0:
+                found.append(python)
+                break
+    return found
+
+
+def test_minify_keeps_the_program() -> None:
+    source = '#!/usr/bin/env python3\n# comment\ndef main(long_name):\n    """doc"""\n    return long_name * 2\n'
+    out = minify_python(source)
+    namespace: dict[str, Any] = {}
+    exec(compile(out, "m", "exec"), namespace)
+    assert namespace["main"](21) == 42
+    assert "comment" not in out and "doc" not in out
+    assert out.startswith("#!/usr/bin/env python3\n") and minify_python(source) == out
+
+
+def test_signal_and_policy_options() -> None:
+    module = idle_autostop(
+        warn=Duration.minutes(0),
+        cpu_percent=None,
+        gpu_percent=50,
+        gpu_idle=Duration.minutes(20),
+        idle_by_instance_type={"ml.m5.4xlarge": Duration.minutes(30), "ml.c5.*": Duration.hours(2)},
+        deadline=Duration.seconds(60),
     )
-    assert without_comments(source) == (
-        '#!/usr/bin/env python3\nx = \'# not a comment\'\ny = """\n# kept: inside a string\n\n"""\nz = [\n    1,\n]\n'
-    )
+    settings = dict(module.settings)
+    assert settings["IDLE_FOR"] == "ml.c5.*=120 ml.m5.4xlarge=30 ml.g*=20 ml.p*=20"
+    assert (settings["CPU_PERCENT"], settings["GPU_PERCENT"], settings["WARN_MINUTES"]) == ("0", "50", "0")
+    assert settings["DEADLINE_SECONDS"] == "60"
+
+
+def test_a_per_type_idle_time_must_be_a_duration() -> None:
+    with pytest.raises(LifecycleConfigError, match=r"idle_by_instance_type\['ml.g5.xlarge'\]=30 is invalid"):
+        idle_autostop(idle_by_instance_type={"ml.g5.xlarge": 30})  # type: ignore[dict-item]
+
+
+def test_a_remote_jupyter_needs_tls_verification() -> None:
+    with pytest.raises(LifecycleConfigError, match="only a loopback host"):
+        idle_autostop(jupyter_url="https://jupyter.example.com:8443")
+    module = idle_autostop(jupyter_url="https://jupyter.example.com:8443", verify_tls=True)
+    assert module.settings["VERIFY_TLS"] == "1"
+    with pytest.raises(LifecycleConfigError, match="needs an https:// URL"):
+        idle_autostop(jupyter_url="http://jupyter.example.com", verify_tls=True)
+    assert idle_autostop(jupyter_url="https://127.0.0.1:8443").settings["VERIFY_TLS"] == "0"
 
 
 def test_options() -> None:
@@ -68,14 +122,10 @@ def test_options() -> None:
         dry_run=True,
         jupyter_url="http://127.0.0.1:8888/jupyter",
     )
-    assert dict(module.settings) == {
-        "DRY_RUN": "1",
-        "GRACE_MINUTES": "0",
-        "IDLE_MINUTES": "120",
-        "IGNORE_CONNECTIONS": "1",
-        "JUPYTER_URL": "http://127.0.0.1:8888/jupyter",
-        "SCHEDULE": "0,30 8-18 * * 1-5",
-    }
+    settings = dict(module.settings)
+    assert (settings["DRY_RUN"], settings["GRACE_MINUTES"], settings["IDLE_MINUTES"]) == ("1", "0", "120")
+    assert settings["IGNORE_CONNECTIONS"] == "1" and settings["SCHEDULE"] == "0,30 8-18 * * 1-5"
+    assert settings["JUPYTER_URL"] == "http://127.0.0.1:8888/jupyter"
 
 
 @pytest.mark.parametrize(
@@ -111,6 +161,19 @@ def test_options() -> None:
         ("jupyter_url", "https://localhost/$(id)", "give an http:// or https:// URL"),
         ("jupyter_url", "https://local host", "give an http:// or https:// URL"),
         ("jupyter_url", "https://localhost/?a=b&c", "give an http:// or https:// URL"),
+        ("jupyter_url", "https://localhost.evil.example/", "only a loopback host"),
+        ("jupyter_url", None, "give the notebook's Jupyter URL"),
+        ("verify_tls", "no", "give True or False"),
+        ("warn", Duration.minutes(61), "whole minutes from 0 to 60"),
+        ("cpu_percent", 0, "from 1 to 100, or None"),
+        ("cpu_percent", 101, "from 1 to 100, or None"),
+        ("gpu_percent", True, "from 1 to 100, or None"),
+        ("gpu_idle", Duration.minutes(2), "whole minutes from 5 to 1440"),
+        ("idle_by_instance_type", {"g5.xlarge": Duration.minutes(30)}, "give instance types such as"),
+        ("idle_by_instance_type", {"ml.g5;id": Duration.minutes(30)}, "give instance types such as"),
+        ("idle_by_instance_type", [("ml.g5.xlarge", Duration.minutes(30))], "give a mapping"),
+        ("deadline", Duration.seconds(5), "whole seconds from 10 to 600"),
+        ("deadline", Duration.minutes(11), "whole seconds from 10 to 600"),
     ],
 )
 def test_rejects(argument: str, value: Any, allowed: str) -> None:

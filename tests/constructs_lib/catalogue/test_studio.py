@@ -22,6 +22,12 @@ def test_defaults() -> None:
     assert module.script == SCRIPT.read_text()
     assert dict(module.settings) == {
         "CHECK_MINUTES": "5",
+        "CPU_PERCENT": "30",
+        "DEADLINE_SECONDS": "120",
+        "GPU_PERCENT": "10",
+        "IDLE_FOR": "",
+        "VERIFY_TLS": "0",
+        "WARN_MINUTES": "10",
         "DRY_RUN": "0",
         "GRACE_MINUTES": "15",
         "IDLE_MINUTES": "60",
@@ -32,7 +38,7 @@ def test_defaults() -> None:
 
 
 def test_carries_the_same_program_as_the_notebook_module() -> None:
-    assert studio_idle_shutdown().files == idle_autostop().files  # autostop.py without its comments
+    assert studio_idle_shutdown().files == idle_autostop().files  # autostop.py minified
     assert list(studio_idle_shutdown().files) == ["autostop.py"]
 
 
@@ -47,12 +53,24 @@ def test_options() -> None:
     )
     assert dict(module.settings) == {
         "CHECK_MINUTES": "1",
+        "CPU_PERCENT": "30",
+        "DEADLINE_SECONDS": "120",
+        "GPU_PERCENT": "10",
+        "IDLE_FOR": "",
+        "VERIFY_TLS": "0",
+        "WARN_MINUTES": "10",
         "DRY_RUN": "1",
         "GRACE_MINUTES": "0",
         "IDLE_MINUTES": "180",
         "IGNORE_CONNECTIONS": "1",
         "JUPYTER_URL": "http://localhost:8888/jupyter/default",
     }
+
+
+def test_code_editor_has_no_jupyter_server() -> None:
+    module = studio_idle_shutdown(jupyter_url=None, gpu_idle=Duration.minutes(30))
+    assert module.settings["JUPYTER_URL"] == "none"
+    assert module.settings["IDLE_FOR"] == "ml.g*=30 ml.p*=30"
 
 
 def test_script_is_for_the_studio_user_only() -> None:
@@ -87,7 +105,7 @@ def test_bundles_for_studio_but_not_for_notebook_instances() -> None:
         ("jupyter_url", "ftp://localhost", "give an http:// or https:// URL"),
         ("jupyter_url", "http://localhost:8888/jupyterlab/default?x=$(id)", "give an http:// or https:// URL"),
         ("jupyter_url", "http://local host", "give an http:// or https:// URL"),
-        ("jupyter_url", None, "give an http:// or https:// URL"),
+        ("jupyter_url", "https://jupyter.example.com/", "only a loopback host"),
     ],
 )
 def test_rejects(argument: str, value: Any, allowed: str) -> None:
