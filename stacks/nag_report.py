@@ -27,9 +27,11 @@ def findings(report: Path) -> list[str]:
     found = []
     for plugin in data.get("pluginReports", []):
         for violation in plugin.get("violations", []):
+            if violation.get("severity", "error") != "error":
+                continue  # warnings (for example cfn-lint's W2001 on asset parameters) do not fail synth
             for construct in violation.get("violatingConstructs", []):
                 found.append(f"{violation.get('ruleName')}: {construct.get('constructPath')}")
-        if plugin.get("conclusion") != "success" and not plugin.get("violations"):
+        if plugin.get("conclusion") != "success" and not found:
             found.append(f"{plugin.get('pluginName')}: {plugin.get('conclusion')}")
     return found
 

@@ -35,6 +35,12 @@ def test_bootstrap_deploy_check_autostop_and_destroy_against_moto(
     context = json.loads((REPO / "cdk.json").read_text())["context"]
     notebooks = json.loads(json.dumps(context["notebookEnvironment"]))
     notebooks["privateNetwork"] = False
+    for notebook in notebooks["notebooks"]:
+        # The legacy synthesizer has no asset bucket against moto, so the hook must be inline; the default
+        # on-start is over the inline limit (archiveLocation auto), so the deployed hook leaves the
+        # auto-stop module out, and the program is run directly against the deployed instance below.
+        notebook["archiveLocation"] = "inline"
+        notebook["onStart"] = [m for m in notebook["onStart"] if m.get("module") != "idle-autostop"]
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"notebookEnvironment": notebooks}))
     env = cdk_env(aws_env(moto_server.url, AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION))
@@ -83,6 +89,15 @@ def test_bootstrap_deploy_check_autostop_and_destroy_against_moto(
             str(metadata),
             "--now",
             later,
+            # This machine has no ec2-user, GPU or terminals to warn: only the Jupyter and API parts run here.
+            "--cpu-percent",
+            "0",
+            "--gpu-percent",
+            "0",
+            "--warn-minutes",
+            "0",
+            "--state-dir",
+            str(tmp_path / "state"),
         ],
         env=aws_env(moto_server.url),
         capture_output=True,

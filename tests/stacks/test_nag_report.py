@@ -25,3 +25,8 @@ def test_a_finding_fails_with_rule_and_path(tmp_path: Path) -> None:
 def test_a_clean_report_or_none_passes(tmp_path: Path) -> None:
     raise_on_findings(tmp_path)
     raise_on_findings(_report(tmp_path, "success", []))
+
+
+def test_warnings_of_a_validation_plugin_do_not_fail(tmp_path: Path) -> None:
+    warning = {"ruleName": "W2001", "severity": "warning", "violatingConstructs": [{"constructPath": "Stack"}]}
+    raise_on_findings(_report(tmp_path, "success", [warning]))
