@@ -9,7 +9,7 @@ from constructs_lib.catalogue._common import NOTEBOOK_ONLY, check_type, script
 
 
 def stop_ssm_agent(*, uninstall: bool = False) -> Module:
-    """Stop and disable the SSM agent (systemd on Amazon Linux 2 and AL2023, upstart on Amazon Linux 1),
+    """Stop and disable the SSM agent (systemd, as on AL2023; Amazon Linux 1 and its upstart are long gone),
     and with ``uninstall=True`` remove its package (repositories disabled, so no network is needed).
 
     Runs as root (service control). An instance without the agent is logged and left as it is.

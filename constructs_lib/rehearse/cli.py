@@ -196,13 +196,34 @@ def prepare(workdir: Path, hook: Hook, spec: dict[str, Any], stubs: list[str]) -
         path.chmod(0o755 if path.is_dir() or path.parent.name == "bin" else 0o644)  # read inside
     if os.geteuid() == 0:
         os.chown(out, sandbox.SANDBOX_HOST_ID, sandbox.SANDBOX_HOST_ID)  # the sandbox's root writes here
+        if not spec["one_uid"]:
+            system_python_owned_by_root(control)
     return control, out
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_python_owned_by_root(control: Path) -> None:
+    """On an instance the system python is root's; in the sandbox this machine's files belong to no mapped
+    user (they show as 'nobody'), so a module that checks its interpreter's owner (idle-autostop) would
+    refuse it. A copy owned by the sandbox's root is bound read-only over the interpreter's real path."""
+    real = os.path.realpath(SYSTEM_PYTHON)
+    if not os.path.isfile(real):
+        return
+    copy = control / "system-python"
+    shutil.copy2(real, copy)
+    copy.chmod(0o755)
+    os.chown(copy, sandbox.SANDBOX_HOST_ID, sandbox.SANDBOX_HOST_ID)
 
 
 def run_sandbox(spec: dict[str, Any], lay: sandbox.Layout, control: Path, out: Path) -> dict[str, Any]:
     """Run the engine for one hook in bubblewrap; its results. Always stops the sandbox before returning."""
     command = [sandbox.python_inside(), "-I", f"{sandbox.CONTROL}/engine.py", f"{sandbox.CONTROL}/spec.json"]
     argv = sandbox.bwrap_command(lay, control=control, out=out, command=command, hostname=HOSTNAME)
+    if (control / "system-python").is_file():
+        at = argv.index(str(control)) - 1  # after the layout's binds: over the read-only /usr/bin
+        argv[at:at] = ["--ro-bind", str(control / "system-python"), os.path.realpath(SYSTEM_PYTHON)]
     limit = RUNS * (spec["hook_limit"] + spec["background_wait"] + 30) + 60
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
     proc = None

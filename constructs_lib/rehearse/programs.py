@@ -40,9 +40,6 @@ case "$verb" in
     esac ;;
 esac
 exit 0""",
-    # upstart: every job is running, every action succeeds.
-    "initctl": r"""if [ "${1-}" = status ]; then echo "${2-job} start/running, process 1"; fi
-exit 0""",
     # sudo (one-uid sandbox: there is only one user): runs CMD as the calling user.
     "sudo": r"""while [ $# -gt 0 ]; do
   case "$1" in
@@ -106,7 +103,6 @@ exit 0""",
 
 DEFAULT_STUBS = (
     "systemctl",
-    "initctl",
     "service",
     "amazon-ssm-agent",
     "rpm",

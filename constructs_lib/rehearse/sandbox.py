@@ -44,12 +44,26 @@ NOTEBOOK_UID = 1000
 
 SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "var")
 """Top-level directories of this machine bound read-only (the others are fresh, or absent)."""
-FRESH = ("/etc", "/home", "/root", "/tmp", "/run", "/opt", "/var/tmp", "/var/log", "/var/spool")
-"""Fresh (tmpfs) directories of the sandbox."""
-NEW_ENTRIES = ("/usr/local/lib", "/var/lib")
+FRESH = (
+    "/etc",
+    "/home",
+    "/root",
+    "/tmp",
+    "/run",
+    "/opt",
+    "/var/tmp",
+    "/var/log",
+    "/var/spool",
+    "/var/lib/sagemaker-lifecycle",
+    "/usr/local/lib/sagemaker-lifecycle",
+)
+"""Fresh (tmpfs) directories of the sandbox; the lifecycle directories are fresh even when this machine has
+them (a build host that ran a hook, or the auto-stop program's state), so the instance's view starts empty."""
+NEW_ENTRIES = ("/usr/local/lib", "/var/lib", "/usr/bin")
 """Directories where an instance's modules add entries (``/usr/local/lib/sagemaker-lifecycle``,
-``/var/lib/sagemaker-lifecycle``): a tmpfs
-holding this machine's entries read-only, as every parent of a fresh directory is."""
+``/var/lib/sagemaker-lifecycle``), and ``/usr/bin``, whose directory must be root's as on an instance (the
+auto-stop module refuses an interpreter in a directory anyone but root could change): a tmpfs holding this
+machine's entries read-only, as every parent of a fresh directory is."""
 FRESH_MODES = {"/tmp": "1777", "/var/tmp": "1777", "/root": "0700", "/run/lock": "1777", "/opt/ml/metadata": "0755"}
 CRON_SPOOL = "/var/spool/cron/crontabs"
 

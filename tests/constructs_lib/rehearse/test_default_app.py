@@ -67,8 +67,11 @@ def test_the_notebook_hook_ran_as_on_an_instance(default_rehearsal: dict[str, ob
     # systemctl is a recording stand-in; the real crontab wrote the user's spool inside the root.
     assert "root: systemctl stop amazon-ssm-agent" in first["stop-ssm-agent"]["calls"]
     if "idle-autostop" in first:
-        spool = [c for c in first["idle-autostop"]["changes"] if c["path"].startswith("/var/spool/cron/")]
-        assert spool and spool[0]["owner"].startswith("ec2-user"), first["idle-autostop"]["logTail"]
+        # Root's own cron entry with the root-owned system python (ec2-user's crontab is not used).
+        changes = {c["path"]: c for c in first["idle-autostop"]["changes"]}
+        entry = changes.get("/etc/cron.d/sagemaker-lifecycle-autostop")
+        assert entry and entry["owner"].startswith("root") and entry["mode"] == "0644", first["idle-autostop"]
+        assert not [p for p in changes if p.startswith("/var/spool/cron/")]
     second = {m["name"]: m for m in hook["runs"][1]["modules"]}
     assert all(not m["changes"] for m in second.values()), {n: m["changes"] for n, m in second.items()}
 
