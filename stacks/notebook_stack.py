@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Fn, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Annotations, CfnOutput, Fn, RemovalPolicy, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -37,6 +37,11 @@ class ExistingNetwork(Construct):
             ec2.Subnet.from_subnet_attributes(self, f"Subnet{i}", subnet_id=subnet_id, availability_zone=zone)
             for i, (subnet_id, zone) in enumerate(zip(spec.subnet_ids, spec.availability_zones, strict=True))
         ] or [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", subnet_id) for i, subnet_id in enumerate(spec.subnet_ids)]
+        for subnet in subnets:
+            Annotations.of(subnet).acknowledge_warning(
+                "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                "Notebook instances take only the subnet ID; no route table is read from an imported subnet.",
+            )
         self.subnets = ec2.SubnetSelection(subnets=subnets)
         self.security_groups = [
             ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", group_id, mutable=False)
@@ -106,6 +111,7 @@ class NotebookStack(LookupFreeStack):
             "code_repositories": spec.code_repositories,
         }
         if spec.role_arn is not None:
+            # Immutable: the stack never changes a role it does not own (the parser refuses permissions then).
             props["role"] = iam.Role.from_role_arn(self, f"{spec.id}ExistingRole", spec.role_arn, mutable=False)
         if spec.kms_key_arn is not None:
             props["kms_key"] = kms.Key.from_key_arn(self, f"{spec.id}ExistingKey", spec.kms_key_arn)
@@ -119,3 +125,12 @@ class NotebookStack(LookupFreeStack):
         if spec.permissions and isinstance(notebook.role, iam.Role):  # the parser refuses them with roleArn
             grant_permissions(notebook.role, spec.permissions)
         apply_tags(notebook, spec.tags, priority=RESOURCE_PRIORITY)
+        if spec.role_arn is not None:
+            Annotations.of(notebook).acknowledge_warning(
+                "notebook-instance:imported-role",
+                f"roleArn {spec.role_arn} is the team's own role: it must already allow what the notebook needs.",
+            )
+            Annotations.of(notebook).add_info(
+                f"{spec.id} uses roleArn {spec.role_arn} unchanged: it must allow writing the notebook's lifecycle "
+                "logs and what its modules and code repositories need (see the NotebookInstance warning text)."
+            )

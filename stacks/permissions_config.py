@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from aws_cdk import Aws
+from aws_cdk import Acknowledgment, Aws, Validations
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.nag import acknowledge_wildcard
@@ -153,6 +153,13 @@ def grant_permissions(role: iam.Role, permissions: DataPermissions) -> None:
     """
     for i, arn in enumerate(permissions.managed_policy_arns):
         role.add_managed_policy(iam.ManagedPolicy.from_managed_policy_arn(role, f"ManagedPolicy{i}", arn))
+        if ":iam::aws:policy/" in arn:  # cdk-nag IAM4 flags AWS managed policies: this one was asked for
+            Validations.of(role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM4[Policy::{arn}]",
+                    reason=f"Configured in {permissions.path}.managedPolicies: the team chose this AWS managed policy.",
+                )
+            )
     for grant in permissions.s3:
         for statement in s3_statements(grant):
             role.add_to_policy(statement)
