@@ -87,7 +87,8 @@ class NotebookInstance(Construct):
     When the lifecycle config carries the ``idle-autostop`` module, the role is granted
     ``grant_auto_stop`` automatically.
 
-    IMDSv2 is required (``minimum_imds_version="2"``). ``code_repositories``: the first is the default
+    IMDSv2 is required (``minimum_imds_version="2"``). ``ip_address_type``: ``"ipv4"`` (the default);
+    ``"dualstack"`` is refused until CloudFormation's notebook resource takes ``IpAddressType``. ``code_repositories``: the first is the default
     repository, up to three more are additional ones. In a VPC the instance goes to one of the selected
     subnets chosen by a stable hash of its construct ID, so notebooks spread over the subnets and adding
     one does not move the others. The KMS key it creates is retained when the stack is destroyed unless
@@ -215,9 +216,6 @@ class NotebookInstance(Construct):
             default_code_repository=repository_names[0] if repository_names else None,
             additional_code_repositories=repository_names[1:] or None,
         )
-        if ip_address_type is not None:
-            # aws-cdk-lib's L1 does not carry IpAddressType yet; CloudFormation's schema does.
-            self.notebook_instance.add_property_override("IpAddressType", ip_address_type)
         secrets = sorted({r.secret_arn for r in code_repositories if r.secret_arn is not None})
         if secrets:
             iam.Grant.add_to_principal(
@@ -340,6 +338,12 @@ class NotebookInstance(Construct):
         if ip_address_type is not None and ip_address_type not in IP_ADDRESS_TYPES:
             raise LifecycleConfigError(
                 f"NotebookInstance ip_address_type {ip_address_type!r} is invalid: give 'ipv4' or 'dualstack'."
+            )
+        if ip_address_type == "dualstack":
+            raise LifecycleConfigError(
+                "NotebookInstance ip_address_type 'dualstack' cannot be deployed yet: SageMaker's API takes "
+                "IpAddressType, but CloudFormation's AWS::SageMaker::NotebookInstance has no such property "
+                "(aws-cdk-lib 2.275, cfn-lint 1.58), so the stack would fail. Leave it unset or 'ipv4' (the default)."
             )
         if isinstance(code_repositories, str) or not all(isinstance(r, CodeRepository) for r in code_repositories):
             raise LifecycleConfigError(

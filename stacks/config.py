@@ -199,6 +199,11 @@ def _parse_access(data: Mapping[str, Any], path: str, global_tags: Mapping[str, 
             raise ConfigError(
                 f'{path}.ipAddressType: {json_text(data["ipAddressType"])} is invalid; use "ipv4" or "dualstack".'
             )
+        if spec["ip_address_type"] == "dualstack":
+            raise ConfigError(
+                f'{path}.ipAddressType: "dualstack" cannot be deployed yet: CloudFormation\'s '
+                'AWS::SageMaker::NotebookInstance has no IpAddressType property (SageMaker\'s API has); use "ipv4".'
+            )
     if "codeRepositories" in data:
         spec["code_repositories"] = parse_code_repositories(data["codeRepositories"], f"{path}.codeRepositories")
     return spec
