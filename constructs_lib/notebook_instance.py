@@ -88,7 +88,8 @@ class NotebookInstance(Construct):
     ``grant_auto_stop`` automatically.
 
     IMDSv2 is required (``minimum_imds_version="2"``). ``ip_address_type``: ``"ipv4"`` (the default);
-    ``"dualstack"`` is refused until CloudFormation's notebook resource takes ``IpAddressType``. ``code_repositories``: the first is the default
+    ``"dualstack"`` is refused until CloudFormation's notebook resource takes ``IpAddressType``.
+    ``code_repositories``: the first is the default
     repository, up to three more are additional ones. In a VPC the instance goes to one of the selected
     subnets chosen by a stable hash of its construct ID, so notebooks spread over the subnets and adding
     one does not move the others. The KMS key it creates is retained when the stack is destroyed unless
