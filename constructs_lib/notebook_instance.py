@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import jsii
 from aws_cdk import Annotations, Arn, ArnFormat, RemovalPolicy, Resource, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -78,6 +79,7 @@ class ImportedNotebookInstance(Resource):
         self.notebook_instance_arn = arn
 
 
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
 class NotebookInstance(Construct):
     """A notebook instance, its role and (unless given) its KMS key and security group.
 
@@ -168,7 +170,6 @@ class NotebookInstance(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Notebook instance {self.notebook_instance_name}",
         )
-        self.grant_principal: iam.IPrincipal = self.role
         self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or [])
         subnet_id = None
         if vpc is not None:
@@ -184,7 +185,7 @@ class NotebookInstance(Construct):
                         allow_all_outbound=True,
                     )
                 ]
-        self.connections = ec2.Connections(security_groups=self.security_groups)
+        self._connections = ec2.Connections(security_groups=self.security_groups)
         self.code_repositories = [
             sagemaker.CfnCodeRepository(
                 self,
@@ -253,6 +254,16 @@ class NotebookInstance(Construct):
                 "CloudWatch Logs evaluates DescribeLogStreams and CreateLogGroup against the group ARN with ':*'; "
                 "the grant is limited to SageMaker's notebook log group.",
             )
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The instance's role: ``grant_*`` methods of other constructs take the notebook itself."""
+        return self.role
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The instance's security groups (empty without a VPC)."""
+        return self._connections
 
     # -- imports --------------------------------------------------------------------------------
     @classmethod
