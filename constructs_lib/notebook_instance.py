@@ -27,7 +27,7 @@ _INSTANCE_ARN = re.compile(
     r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:sagemaker:[a-z0-9-]{1,30}:[0-9]{12}:notebook-instance/"
     r"(?P<name>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
 )
-_REPOSITORY_URL = re.compile(r"https://[^/\s]+/?[^\s]{3,1016}")
+_REPOSITORY_URL = re.compile(r"(?=.{1,1024}\Z)https://[^/\s]+/?\S{3,}")
 _BRANCH = re.compile(r"[^ ~^:?*\[\\\x00-\x1f\x7f]{1,1024}")
 _SECRET_ARN = re.compile(
     r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:secretsmanager:[a-z0-9-]{1,30}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}"
@@ -56,14 +56,14 @@ class CodeRepository:
     def problem(self) -> str | None:
         """Why this repository cannot be used, or ``None``."""
         if not isinstance(self.url, str) or not _REPOSITORY_URL.fullmatch(self.url):
-            return f"url {self.url!r} is invalid: give an https:// Git URL (SageMaker clones over HTTPS)."
+            return f"url {_short(self.url)} is invalid: give an https:// Git URL (SageMaker clones over HTTPS)."
         if self.branch is not None and (not isinstance(self.branch, str) or not _BRANCH.fullmatch(self.branch)):
-            return f"branch {self.branch!r} is not a Git branch name."
+            return f"branch {_short(self.branch)} is not a Git branch name."
         if self.secret_arn is not None and (
             not isinstance(self.secret_arn, str)
             or not (Token.is_unresolved(self.secret_arn) or _SECRET_ARN.fullmatch(self.secret_arn))
         ):
-            return f"secret_arn {self.secret_arn!r} is not a Secrets Manager secret ARN."
+            return f"secret_arn {_short(self.secret_arn)} is not a Secrets Manager secret ARN."
         return None
 
 
@@ -403,6 +403,12 @@ class NotebookInstance(Construct):
             )
         if security_groups and vpc is None:
             raise LifecycleConfigError("NotebookInstance security_groups need a vpc: give vpc as well.")
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """``repr`` of a value, shortened for a one-line error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def spread_index(key: str, count: int) -> int:

@@ -33,10 +33,13 @@ class ExistingNetwork(Construct):
         self.vpc = ec2.Vpc.from_vpc_attributes(
             self, "Vpc", vpc_id=spec.vpc_id, availability_zones=zones or Fn.get_azs()
         )
+        zone_of = dict(zip(spec.subnet_ids, spec.availability_zones, strict=False))
         subnets = [
-            ec2.Subnet.from_subnet_attributes(self, f"Subnet{i}", subnet_id=subnet_id, availability_zone=zone)
-            for i, (subnet_id, zone) in enumerate(zip(spec.subnet_ids, spec.availability_zones, strict=True))
-        ] or [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", subnet_id) for i, subnet_id in enumerate(spec.subnet_ids)]
+            ec2.Subnet.from_subnet_attributes(
+                self, f"Subnet{i}", subnet_id=subnet_id, availability_zone=zone_of.get(subnet_id)
+            )
+            for i, subnet_id in enumerate(spec.subnet_ids)
+        ]
         for subnet in subnets:
             Annotations.of(subnet).acknowledge_warning(
                 "@aws-cdk/aws-ec2:noSubnetRouteTableId",
@@ -125,6 +128,8 @@ class NotebookStack(LookupFreeStack):
         if spec.permissions and isinstance(notebook.role, iam.Role):  # the parser refuses them with roleArn
             grant_permissions(notebook.role, spec.permissions)
         apply_tags(notebook, spec.tags, priority=RESOURCE_PRIORITY)
+        if isinstance(notebook.lifecycle_config, Construct):
+            apply_tags(notebook.lifecycle_config, spec.tags, priority=RESOURCE_PRIORITY)
         if spec.role_arn is not None:
             Annotations.of(notebook).acknowledge_warning(
                 "notebook-instance:imported-role",
