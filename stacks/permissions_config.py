@@ -94,7 +94,7 @@ def parse_s3_grant(raw: object, path: str) -> S3Grant:
     if prefix and not PREFIX.fullmatch(prefix):
         raise ConfigError(
             f"{path}.prefix: {json_text(prefix)} is invalid: use up to 1024 letters, digits and !_.'()/- , not "
-            "starting with '/' (no wildcards: the prefix is matched as given)."
+            'starting with "/" (no wildcards: the prefix is matched as given).'
         )
     accesses = {a.value: a for a in S3Access}
     access = data.get("access", S3Access.READ.value)
