@@ -17,6 +17,7 @@ from constructs_lib import ArchiveLocation, Module, Target
 from constructs_lib.catalogue import registered
 from constructs_lib.instance_types import notebook_instance_type_problem
 from constructs_lib.notebook_instance import IMDS_VERSIONS, IP_ADDRESS_TYPES, CodeRepository, platform_problem
+from stacks.base import AZ_COUNT
 from stacks.config_values import ConfigError, expect, expect_object, json_advice, json_text, parse_duration
 from stacks.module_config import parse_modules
 from stacks.permissions_config import KMS_KEY_ARN, DataPermissions, parse_permissions
@@ -64,6 +65,8 @@ class NotebookSpec:
     minimum_imds_version: str = "2"
     ip_address_type: str | None = None
     code_repositories: tuple[CodeRepository, ...] = ()
+    subnet_index: int | None = None
+    """Pins the notebook to this subnet of the network (0-based) instead of the hash spread."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,6 +209,8 @@ def _parse_access(data: Mapping[str, Any], path: str, global_tags: Mapping[str, 
             )
     if "codeRepositories" in data:
         spec["code_repositories"] = parse_code_repositories(data["codeRepositories"], f"{path}.codeRepositories")
+    if "subnetIndex" in data:
+        spec["subnet_index"] = expect(data["subnetIndex"], int, f"{path}.subnetIndex", "a whole number")
     return spec
 
 
@@ -220,6 +225,7 @@ def parse_notebook(
         "minimumImdsVersion",
         "ipAddressType",
         "codeRepositories",
+        "subnetIndex",
         "id",
         "name",
         "instanceType",
@@ -298,6 +304,13 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
     notebooks = tuple(
         parse_notebook(item, f"{path}.notebooks[{i}]", base_dir, tags) for i, item in enumerate(notebooks_raw)
     )
+    subnet_count = len(network.subnet_ids) if network is not None else AZ_COUNT if private else 0
+    for i, notebook in enumerate(notebooks):
+        if notebook.subnet_index is not None and not 0 <= notebook.subnet_index < subnet_count:
+            raise ConfigError(
+                f"{path}.notebooks[{i}].subnetIndex: {notebook.subnet_index} is out of range; the network has "
+                f"{subnet_count} subnet(s), numbered from 0."
+            )
     ids = [n.id for n in notebooks]
     names = [n.name.lower() if n.name else None for n in notebooks]
     for i, notebook in enumerate(notebooks):

@@ -88,7 +88,7 @@ class NotebookStack(LookupFreeStack):
                 root_access=spec.root_access,
                 lifecycle_config=lifecycle,
                 vpc=self.network.vpc if self.network else None,
-                vpc_subnets=self.network.subnets if self.network else None,
+                vpc_subnets=self._subnets(spec),
                 **self._notebook_props(spec, removal_policy),
             )
             self._grant_and_tag(spec, notebook)
@@ -104,6 +104,16 @@ class NotebookStack(LookupFreeStack):
                             "no VPC and direct internet access.",
                         )
                     )
+
+    def _subnets(self, spec: NotebookSpec) -> ec2.SubnetSelection | None:
+        """The network's subnets (the notebook picks one by hash), or the one ``subnetIndex`` pins."""
+        if self.network is None:
+            return None
+        if spec.subnet_index is None:
+            return self.network.subnets
+        chosen = self.network.subnets
+        subnets = chosen.subnets or self.network.vpc.select_subnets(subnet_type=chosen.subnet_type).subnets
+        return ec2.SubnetSelection(subnets=[subnets[spec.subnet_index]])
 
     def _notebook_props(self, spec: NotebookSpec, removal_policy: RemovalPolicy) -> dict[str, Any]:
         """The props that come from the notebook's role, key, network and instance options."""

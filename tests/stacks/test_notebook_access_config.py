@@ -198,3 +198,34 @@ def test_hostile_values_fail_fast_with_one_line(raw: dict[str, Any]) -> None:
     assert time.monotonic() - started < 2
     message = str(caught.value)
     assert "\n" not in message and len(message) < 400, message
+
+
+def test_subnet_index_pins_a_notebook_where_the_spread_would_move_it(tmp_path: Path) -> None:
+    """A notebook deployed before the spread sits in the first subnet; moving it would replace it."""
+    raw = environment()
+    del raw["network"]
+    raw["notebooks"][0].update(subnetIndex=0)
+    assert spread_index("Analytics", 2) == 1  # the hash alone would move it to the second subnet
+    _, template = synth(raw, tmp_path / "private")
+    subnets = {
+        r["Properties"]["NotebookInstanceName"]: r["Properties"]["SubnetId"]["Ref"]
+        for r in template["Resources"].values()
+        if r["Type"] == NB
+    }
+    assert subnets["team-analytics"].startswith("NetworkVpcnotebooksSubnet1")
+    assert subnets["team-reporting"].startswith(f"NetworkVpcnotebooksSubnet{spread_index('Reporting', 2) + 1}")
+    existing = environment()
+    existing["notebooks"][1].update(subnetIndex=2)
+    _, template = synth(existing, tmp_path / "existing")
+    (reporting,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == NB and "RoleArn" in r["Properties"] and r["Properties"]["RoleArn"] == ROLE
+    ]
+    assert reporting["Properties"]["SubnetId"] == SUBNETS[2]
+    existing["notebooks"][1].update(subnetIndex=3)
+    with pytest.raises(ConfigError, match=r"notebooks\[1\].subnetIndex: 3 is out of range; the network has 3 subnet"):
+        parse_config(existing)
+    raw["privateNetwork"] = False
+    with pytest.raises(ConfigError, match=r"notebooks\[0\].subnetIndex: 0 is out of range; the network has 0"):
+        parse_config(raw)
