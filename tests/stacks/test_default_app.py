@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from constructs_lib.bundling.inspect import files_of
+from constructs_lib.bundling.inspect import files_of, loader_archive, script_of, staged_asset, unpack
 from tests.conftest import REPO, cdk_env, cdk_synth, copy_app, templates_of
 
 LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
@@ -49,8 +48,15 @@ def test_every_hook_fits_and_carries_its_manifest(default_assembly: Path) -> Non
     for config in configs:
         for hook, bundle in config["Metadata"]["LifecycleBundle"].items():
             content = config["Properties"][hook][0]["Content"]
-            assert len(content) == bundle["encodedLength"] <= 16384
-            files = files_of(base64.b64decode(content))
+            script, length = script_of(content)
+            assert length <= bundle["encodedLength"] <= 16384  # a deploy-time bucket name counts at its longest
+            loader = loader_archive(script)
+            if loader is None:
+                files = files_of(script)
+            else:  # archiveLocation auto: the archive is a staged asset, the hook a loader
+                staged = staged_asset(default_assembly, loader[0])
+                assert staged is not None and bundle["archiveLocation"] == "s3-asset"
+                files = unpack(staged, loader[1])
             names = [m["name"] for m in bundle["modules"]]
             assert [p.split("/")[1].split("-", 1)[1] for p in sorted(files) if p.endswith("/run")] == names
 
@@ -99,12 +105,15 @@ def test_default_on_start_hook_from_the_template_runs_twice_to_the_same_state(
     default_assembly: Path, tmp_path: Path
 ) -> None:
     """The very Content the default app deploys, run twice with real bash in the sandbox root."""
+    from constructs_lib.rehearse.assembly import find_hooks
     from tests.lifecycle_scripts.test_notebook_scripts import LOG_EXCLUDES, prepare_instance
     from tests.support.sandbox import Sandbox
 
     template = templates_of(default_assembly)["SageMakerNotebooks.template.json"]
     (config,) = [r for r in template["Resources"].values() if r["Type"] == LC]  # type: ignore[union-attr,index]
-    script = base64.b64decode(config["Properties"]["OnStart"][0]["Content"])
+    # The deployed Content; an S3 loader (archiveLocation auto) gets the staged asset in place of the copy.
+    (hook,) = find_hooks(default_assembly, stack="SageMakerNotebooks", hook="OnStart")
+    script = hook.script
     names = [m["name"] for m in config["Metadata"]["LifecycleBundle"]["OnStart"]["modules"]]
     sandbox = Sandbox(tmp_path)
     prepare_instance(sandbox)
@@ -117,4 +126,4 @@ def test_default_on_start_hook_from_the_template_runs_twice_to_the_same_state(
     assert f"hook end: {len(names)} modules, 0 failed" in second.stdout
     assert sandbox.snapshot(exclude=LOG_EXCLUDES) == state
     assert "home/ec2-user/.condarc" in state and "etc/profile.d/persisted-bin.sh" in state
-    assert any(key.startswith("var/spool/cron/") for key in state)
+    assert "etc/cron.d/sagemaker-lifecycle-autostop" in state  # root's entry, not the user's crontab
