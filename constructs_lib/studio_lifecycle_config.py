@@ -11,6 +11,7 @@ from aws_cdk import Annotations, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from constructs_lib._props import check_type
 from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Module, Target
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.naming import lower_case_name
@@ -88,8 +89,15 @@ class StudioLifecycleConfig(Construct):
                 f"StudioLifecycleConfig app_type {app_type!r} is invalid: use a StudioAppType "
                 f"({', '.join(t.name for t in StudioAppType)})."
             )
+        check_type("StudioLifecycleConfig", "modules", modules, (list, tuple), "of Module")
+        for module in modules:
+            check_type("StudioLifecycleConfig", "modules item", module, Module, "such as a catalogue factory's result")
         if not modules:
             raise LifecycleConfigError("StudioLifecycleConfig modules is empty: give at least one Module.")
+        check_type("StudioLifecycleConfig", "name_prefix", name_prefix, str, "such as 'team-lab'", optional=True)
+        check_type("StudioLifecycleConfig", "compression", compression, Compression, "such as Compression.XZ")
+        check_type("StudioLifecycleConfig", "encoding", encoding, Encoding, "such as Encoding.AUTO")
+        check_type("StudioLifecycleConfig", "description", description, str)
         if name_prefix is not None and not _PREFIX.fullmatch(name_prefix):
             raise LifecycleConfigError(
                 f"StudioLifecycleConfig name_prefix {name_prefix!r} is invalid: use 1-54 letters, digits and '-', "

@@ -15,7 +15,8 @@ APP = """
 import json, sys
 from aws_cdk import App, Duration, Stack
 import constructs_lib
-from constructs_lib import NotebookLifecycleConfig
+from constructs_lib import NotebookLifecycleConfig, StudioDomain, StudioSpace, TeamFileSystem
+assert sorted(n for n in constructs_lib.__all__ if not hasattr(constructs_lib, n)) == []
 from constructs_lib.catalogue import conda_persistent_envs, environment_variables, persist_dotfolders
 from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
 from constructs_lib.catalogue.studio_home import studio_environment_variables
@@ -86,6 +87,10 @@ def test_wheel_carries_every_script_and_synthesizes_what_the_repo_does(tmp_path:
         if p.suffix in {".sh", ".in", ".py"} and "__pycache__" not in p.parts
     )
     for path in shipped:
+        assert path in listing, f"{path} is missing from the wheel"
+    data = sorted(str(p.relative_to(REPO)) for p in (REPO / "constructs_lib" / "data").glob("*.json"))
+    assert len(data) >= 2
+    for path in ["constructs_lib/py.typed", *data]:
         assert path in listing, f"{path} is missing from the wheel"
 
     venv = tmp_path / "venv"
