@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from enum import Enum
@@ -114,7 +115,14 @@ class StudioLifecycleConfig(Construct):
             description=description,
         )
         prefix = name_prefix or self._default_prefix()
-        digest = hashlib.sha256(self.bundle.content.encode("ascii")).hexdigest()[:HASH_LENGTH]
+        # With deploy-time settings the content is a token: hash what CloudFormation receives (stable logical IDs),
+        # so that a changed reference is a new name too (every property of this resource requires replacement).
+        fingerprint = (
+            json.dumps(Stack.of(self).resolve(self.bundle.content), sort_keys=True, separators=(",", ":"))
+            if self.bundle.has_deploy_time_settings
+            else self.bundle.content
+        )
+        digest = hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:HASH_LENGTH]
         self.lifecycle_config_name = f"{prefix}-{digest}"
         self.lifecycle_config = sagemaker.CfnStudioLifecycleConfig(
             self,
