@@ -198,3 +198,31 @@ def test_a_module_made_for_studio_gets_its_token_setting_in_studio_too() -> None
     bundle = LifecycleBundle(hook="jupyterlab", modules=[module], target=Target.STUDIO)
     assert bundle.has_deploy_time_settings
     assert "Fn::Join" in json.dumps(stack.resolve(bundle.content))
+
+
+def test_rehearsal_runs_the_module_with_a_placeholder_for_the_reference(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path / "cdk.out"))
+    stack = Stack(app, "Data")
+    bucket = s3.Bucket(stack, "Bucket")
+    echo = Module(
+        name="warm",
+        script='#!/bin/bash\necho "bucket=[$BUCKET]"\n',
+        user=RunAs.NOTEBOOK_USER,
+        settings={"BUCKET": bucket.bucket_name},
+    )
+    NotebookLifecycleConfig(stack, "Lifecycle", on_start=[echo])
+    app.synth()
+    command = [sys.executable, "-m", "constructs_lib.rehearse", str(tmp_path / "cdk.out"), "--mode", "one-uid"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("bucket=[<deploy-time value>]") == 2
+
+
+def test_the_deploy_time_block_passes_shellcheck() -> None:
+    _, bucket = world()
+    bundle = LifecycleBundle(hook="on-start", modules=[warm(Stack(), bucket)])
+    script = TOKEN.sub("my-bucket", bundle.script.decode())
+    assert "IFS= read -r v <<'LCC_DEPLOY_TIME_" in script
+    shellcheck = str(Path(sys.executable).parent / "shellcheck")
+    result = subprocess.run([shellcheck, "-s", "bash", "-"], input=script, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
