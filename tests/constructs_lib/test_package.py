@@ -21,7 +21,7 @@ READMES = (REPO / "README.md", REPO / "constructs_lib" / "README.md", *sorted((R
 _FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 _CLASS_CALL = re.compile(r"`([A-Z][A-Za-z0-9]+)\(")
 _ENUM_MEMBER = re.compile(r"`([A-Z][A-Za-z0-9]+)\.[A-Z][A-Z0-9_]+`")
-_NOT_OURS = {"Path", "RemovalPolicy", "Duration", "RetentionDays"}
+_NOT_OURS = {"Aws", "Path", "RemovalPolicy", "Duration", "RetentionDays"}  # aws_cdk and pathlib names
 _TOOLS = ("constructs_lib.review", "constructs_lib.rehearse", "constructs_lib.catalogue", "constructs_lib.bundling")
 
 
