@@ -23,7 +23,15 @@ from constructs_lib import (
     StudioAppType,
     StudioLifecycleConfig,
 )
-from constructs_lib.bundling import Encoding, LifecycleBundle, Target, encoded_length
+from constructs_lib.bundling import ArchiveLocation, Encoding, LifecycleBundle, Target, encoded_length
+from constructs_lib.bundling.archive import (
+    BUCKET_PLACEHOLDER,
+    KEY_PLACEHOLDER,
+    MAX_BUCKET_CHARS,
+    MAX_KEY_CHARS,
+    MAX_REGION_CHARS,
+    REGION_PLACEHOLDER,
+)
 from constructs_lib.bundling.deploy_time import TOKEN
 from constructs_lib.bundling.inspect import files_of
 from tests.conftest import REPO
@@ -226,3 +234,26 @@ def test_the_deploy_time_block_passes_shellcheck() -> None:
     shellcheck = str(Path(sys.executable).parent / "shellcheck")
     result = subprocess.run([shellcheck, "-s", "bash", "-"], input=script, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_an_s3_asset_loader_fills_in_deploy_time_settings_too() -> None:
+    stack, bucket = world()
+    config = NotebookLifecycleConfig(
+        stack, "Lifecycle", on_start=[warm(stack, bucket)], archive_location=ArchiveLocation.S3_ASSET
+    )
+    bundle = config.on_start_bundle
+    assert bundle is not None and bundle.archive_location is ArchiveLocation.S3_ASSET
+    template = Template.from_stack(stack).to_json()
+    (bucket_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::S3::Bucket"]
+    (resource,) = [r for r in template["Resources"].values() if r["Type"].endswith("LifecycleConfig")]
+    parts = resource["Properties"]["OnStart"][0]["Content"]["Fn::Base64"]["Fn::Join"][1]
+    assert parts.count({"Ref": bucket_id}) == 2
+    text = "".join(p for p in parts if isinstance(p, str))
+    assert "aws s3 cp" in text and "IFS= read -r v <<'LCC_DEPLOY_TIME_" in text
+    longest = (
+        TOKEN.sub("b" * 63, bundle.script.decode())
+        .replace(BUCKET_PLACEHOLDER, "c" * MAX_BUCKET_CHARS)
+        .replace(KEY_PLACEHOLDER, "k" * MAX_KEY_CHARS)
+        .replace(REGION_PLACEHOLDER, "r" * MAX_REGION_CHARS)
+    )
+    assert bundle.encoded_length == encoded_length(len(longest))
