@@ -92,6 +92,7 @@ class Module:
     files: Mapping[str, FileSource] = field(default_factory=dict)
     targets: frozenset[Target] = frozenset({Target.NOTEBOOK_INSTANCE, Target.STUDIO})
     description: str = ""
+    _deploy_time: Mapping[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     strip_comments: bool | None = None
     """Pack the script without its comment-only lines: ``None`` (the default) when it is a shell script and
     bash prints the same code for it either way (checked at synth with ``declare -f``); ``True`` always
@@ -189,6 +190,8 @@ class Module:
         self._check_deploy_time(where)
 
     def _check_deploy_time(self, where: str) -> None:
+        """Check the settings holding CDK tokens and keep the longest value of each (``deploy_time_settings``)."""
+        found: dict[str, int] = {}
         given = self.setting_max_lengths
         if not isinstance(given, Mapping):
             raise LifecycleConfigError(f"{where}: setting_max_lengths must map setting names to lengths.")
@@ -218,11 +221,13 @@ class Module:
                     f"{where}: setting {key} holds a CDK token whose longest value is unknown "
                     f"({deploy_time.reference_text(value)}); give Module(setting_max_lengths={{{key!r}: n}})."
                 )
-            if not len(deploy_time.TOKEN.sub("", value)) <= longest <= deploy_time.MAX_SETTING_LENGTH:
+            if not max(1, len(deploy_time.TOKEN.sub("", value))) <= longest <= deploy_time.MAX_SETTING_LENGTH:
                 raise LifecycleConfigError(
                     f"{where}: setting {key} maximum length {longest} is out of range: give at most "
                     f"{deploy_time.MAX_SETTING_LENGTH} (and not less than its literal text)."
                 )
+            found[key] = longest
+        object.__setattr__(self, "_deploy_time", dict(sorted(found.items())))
 
     @property
     def literal_settings(self) -> dict[str, str]:
@@ -232,13 +237,7 @@ class Module:
     @property
     def deploy_time_settings(self) -> dict[str, int]:
         """The settings filled in at deploy time, with the longest value each can take."""
-        found = {}
-        for key, value in self.settings.items():
-            if deploy_time.has_token(value):
-                longest = self.setting_max_lengths.get(key, deploy_time.max_length(value))
-                assert longest is not None  # checked in __post_init__
-                found[key] = longest
-        return found
+        return dict(self._deploy_time)
 
     def _load_files(self, where: str) -> dict[str, bytes]:
         loaded: dict[str, bytes] = {}
