@@ -23,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_lib._props import check_type
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.notebook_instance import NotebookInstance
@@ -194,12 +195,10 @@ class IdleBackstop(Construct):
         """The function's environment for valid props; raises naming the prop otherwise."""
         if not all(isinstance(nb, NotebookInstance) for nb in notebooks):
             raise LifecycleConfigError("IdleBackstop notebooks must be NotebookInstance constructs.")
-        if domain is not None and not isinstance(domain, StudioDomain):
-            raise LifecycleConfigError(f"IdleBackstop studio_domain {domain!r} is not a StudioDomain.")
+        check_type("IdleBackstop", "studio_domain", domain, StudioDomain, optional=True)
         if not notebooks and domain is None:
             raise LifecycleConfigError("IdleBackstop has nothing to watch: give notebooks or studio_domain.")
-        if working_hours is not None and not isinstance(working_hours, WorkingHours):
-            raise LifecycleConfigError(f"IdleBackstop working_hours {working_hours!r} is not a WorkingHours.")
+        check_type("IdleBackstop", "working_hours", working_hours, WorkingHours, optional=True)
         if not isinstance(dry_run, bool):
             raise LifecycleConfigError(f"IdleBackstop dry_run {dry_run!r} is invalid: give True or False.")
         if max_notebook_running is not None and not notebooks:

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from constructs_lib._props import check_type
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.nag import acknowledge_wildcard
 from constructs_lib.studio_lifecycle_config import CLASSIC_DEPRECATION, CLASSIC_DEPRECATION_WARNING, StudioAppType
@@ -88,6 +89,14 @@ class StudioCustomImage(Construct):
         role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, id)
+        check_type("StudioCustomImage", "image_name", image_name, str, "such as 'team-lab'")
+        check_type("StudioCustomImage", "base_image", base_image, str, "(an ECR image URI with a tag or digest)")
+        check_type("StudioCustomImage", "app_image_config_name", app_image_config_name, str, optional=True)
+        check_type("StudioCustomImage", "display_name", display_name, str, optional=True)
+        check_type("StudioCustomImage", "kernel_specs", kernel_specs, (list, tuple), "of KernelSpec")
+        for spec in kernel_specs:
+            check_type("StudioCustomImage", "kernel_specs item", spec, KernelSpec)
+        check_type("StudioCustomImage", "file_system", file_system, ImageFileSystem, optional=True)
         if not isinstance(app_type, StudioAppType) or app_type is StudioAppType.JUPYTER_SERVER:
             raise LifecycleConfigError(
                 f"StudioCustomImage app_type {app_type!r} is invalid: use JUPYTER_LAB, CODE_EDITOR or KERNEL_GATEWAY."

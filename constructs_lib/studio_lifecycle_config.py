@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from enum import Enum
@@ -11,6 +12,7 @@ from aws_cdk import Annotations, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from constructs_lib._props import check_type
 from constructs_lib.bundling import Compression, Encoding, LifecycleBundle, Module, Target
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.naming import lower_case_name
@@ -88,8 +90,15 @@ class StudioLifecycleConfig(Construct):
                 f"StudioLifecycleConfig app_type {app_type!r} is invalid: use a StudioAppType "
                 f"({', '.join(t.name for t in StudioAppType)})."
             )
+        check_type("StudioLifecycleConfig", "modules", modules, (list, tuple), "of Module")
+        for module in modules:
+            check_type("StudioLifecycleConfig", "modules item", module, Module, "such as a catalogue factory's result")
         if not modules:
             raise LifecycleConfigError("StudioLifecycleConfig modules is empty: give at least one Module.")
+        check_type("StudioLifecycleConfig", "name_prefix", name_prefix, str, "such as 'team-lab'", optional=True)
+        check_type("StudioLifecycleConfig", "compression", compression, Compression, "such as Compression.XZ")
+        check_type("StudioLifecycleConfig", "encoding", encoding, Encoding, "such as Encoding.AUTO")
+        check_type("StudioLifecycleConfig", "description", description, str)
         if name_prefix is not None and not _PREFIX.fullmatch(name_prefix):
             raise LifecycleConfigError(
                 f"StudioLifecycleConfig name_prefix {name_prefix!r} is invalid: use 1-54 letters, digits and '-', "
@@ -106,7 +115,14 @@ class StudioLifecycleConfig(Construct):
             description=description,
         )
         prefix = name_prefix or self._default_prefix()
-        digest = hashlib.sha256(self.bundle.content.encode("ascii")).hexdigest()[:HASH_LENGTH]
+        # With deploy-time settings the content is a token: hash what CloudFormation receives (stable logical IDs),
+        # so that a changed reference is a new name too (every property of this resource requires replacement).
+        fingerprint = (
+            json.dumps(Stack.of(self).resolve(self.bundle.content), sort_keys=True, separators=(",", ":"))
+            if self.bundle.has_deploy_time_settings
+            else self.bundle.content
+        )
+        digest = hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:HASH_LENGTH]
         self.lifecycle_config_name = f"{prefix}-{digest}"
         self.lifecycle_config = sagemaker.CfnStudioLifecycleConfig(
             self,

@@ -17,6 +17,7 @@ from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from constructs_lib._props import check_type
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.studio_domain import StudioDomain, StudioUserProfile
 from constructs_lib.studio_image import StudioCustomImage
@@ -74,7 +75,22 @@ class StudioSpace(Construct):
         display_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        if not isinstance(space_name, str) or not _NAME.fullmatch(space_name):
+        check_type("StudioSpace", "domain", domain, StudioDomain)
+        check_type("StudioSpace", "space_name", space_name, str, "such as 'team-lab'")
+        check_type("StudioSpace", "owner", owner, StudioUserProfile, optional=True)
+        check_type("StudioSpace", "sharing", sharing, SpaceSharing, optional=True)
+        check_type("StudioSpace", "app_type", app_type, StudioAppType, "such as StudioAppType.JUPYTER_LAB")
+        check_type("StudioSpace", "instance_type", instance_type, str, "such as 'ml.t3.medium'", optional=True)
+        check_type("StudioSpace", "lifecycle_config", lifecycle_config, StudioLifecycleConfig, optional=True)
+        check_type("StudioSpace", "image", image, StudioCustomImage, optional=True)
+        check_type("StudioSpace", "ebs_size_gib", ebs_size_gib, int, "(GiB)", optional=True)
+        check_type("StudioSpace", "idle_timeout", idle_timeout, Duration, "such as Duration.hours(2)", optional=True)
+        check_type("StudioSpace", "custom_file_systems", custom_file_systems, (list, tuple), "of EfsMount")
+        for mount in custom_file_systems:
+            check_type("StudioSpace", "custom_file_systems item", mount, EfsMount, "such as TeamFileSystem.mount()")
+        check_type("StudioSpace", "remote_access", remote_access, bool)
+        check_type("StudioSpace", "display_name", display_name, str, optional=True)
+        if not _NAME.fullmatch(space_name):
             raise LifecycleConfigError(
                 f"StudioSpace space_name {space_name!r} is invalid: use 1-63 letters, digits and '-', "
                 "starting and ending with a letter or digit."

@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from constructs_lib.errors import LifecycleConfigError
+from constructs_lib._props import check_type
 from constructs_lib.studio_settings import EfsMount, PosixUser
 
 NFS_PORT = 2049
@@ -69,9 +69,10 @@ class TeamFileSystem(TeamFileSystemBase):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
+        check_type("TeamFileSystem", "path", path, str, "such as '/team'")
+        check_type("TeamFileSystem", "posix_user", posix_user, PosixUser, optional=True)
+        check_type("TeamFileSystem", "removal_policy", removal_policy, RemovalPolicy, "such as RemovalPolicy.RETAIN")
         EfsMount(file_system_id="fs-00000000", path=path)  # validates path
-        if not isinstance(removal_policy, RemovalPolicy):
-            raise LifecycleConfigError(f"TeamFileSystem removal_policy {removal_policy!r} is invalid.")
         self.path = path
         self.posix_user = posix_user or PosixUser()
         self.security_group = ec2.SecurityGroup(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,8 @@ APP = """
 import json, sys
 from aws_cdk import App, Duration, Stack
 import constructs_lib
-from constructs_lib import NotebookLifecycleConfig
+from constructs_lib import NotebookLifecycleConfig, StudioDomain, StudioSpace, TeamFileSystem
+assert sorted(n for n in constructs_lib.__all__ if not hasattr(constructs_lib, n)) == []
 from constructs_lib.catalogue import conda_persistent_envs, environment_variables, persist_dotfolders
 from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
 from constructs_lib.catalogue.studio_home import studio_environment_variables
@@ -87,6 +89,10 @@ def test_wheel_carries_every_script_and_synthesizes_what_the_repo_does(tmp_path:
     )
     for path in shipped:
         assert path in listing, f"{path} is missing from the wheel"
+    data = sorted(str(p.relative_to(REPO)) for p in (REPO / "constructs_lib" / "data").glob("*.json"))
+    assert len(data) >= 2
+    for path in ["constructs_lib/py.typed", *data]:
+        assert path in listing, f"{path} is missing from the wheel"
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -117,3 +123,42 @@ def test_wheel_carries_every_script_and_synthesizes_what_the_repo_does(tmp_path:
     repo_from = run(sys.executable, script, tmp_path / "repo-out", cwd=outside, extra_path=str(REPO))
     assert repo_from.startswith(str(REPO))
     assert lifecycle_content(tmp_path / "wheel-out") == lifecycle_content(tmp_path / "repo-out")
+
+
+BANNER = "end-of-life"
+
+
+def test_jsii_node_picks_the_projects_node_so_an_app_elsewhere_prints_no_eol_banner(tmp_path: Path) -> None:
+    """The README's recipe for an app whose PATH starts with an older system Node: JSII_NODE names the
+    project's pinned Node, and jsii prints no end-of-life banner."""
+    pinned = REPO / "node_modules" / ".bin" / "node"
+    system_path = "/usr/local/bin:/usr/bin:/bin"
+    code = (
+        "import constructs_lib, aws_cdk; print(aws_cdk.Duration.minutes(constructs_lib.StudioSpace and 5).to_seconds())"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JSII_")}
+    base["PATH"] = system_path
+    fixed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**base, "PYTHONPATH": str(REPO), "JSII_NODE": str(pinned)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.strip() == "300"
+    assert BANNER not in fixed.stderr
+    system_node = shutil.which("node", path=system_path)
+    if system_node is not None:
+        major = int(subprocess.run([system_node, "--version"], capture_output=True, text=True).stdout[1:].split(".")[0])
+        plain = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            env={**base, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        # The control: jsii on this machine's own Node, which prints the banner when that Node is end-of-life.
+        assert (BANNER in plain.stderr) == (major <= 20), (major, plain.stderr[-500:])

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from aws_cdk import Fn
+
+from constructs_lib.bundling import deploy_time
 from constructs_lib.bundling.archive import (
     BUCKET_PLACEHOLDER,
     KEY_PLACEHOLDER,
@@ -116,8 +119,12 @@ def without_comment_lines(template: str) -> str:
     return "\n".join(lines[:1] + [line for line in lines[1:] if not line.lstrip().startswith("#")]) + "\n"
 
 
+_SAFE_COMMENT = re.compile(r"[^A-Za-z0-9_./:${}@+=, -]")
+DEPLOY_TIME_DELIMITER = "LCC_DEPLOY_TIME_"
+
+
 def _settings_file(module: Module) -> bytes:
-    lines = [f"export {key}={shlex.quote(value)}" for key, value in module.settings.items()]
+    lines = [f"export {key}={shlex.quote(value)}" for key, value in module.literal_settings.items()]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -161,6 +168,12 @@ class LifecycleBundle:
         self.description = description
         self.profile = profile_for(target, hook)
         self._check_modules()
+        self.has_deploy_time_settings = any(m.deploy_time_settings for m in self.modules)
+        if self.has_deploy_time_settings and encoding is Encoding.ESCAPED_BINARY:
+            raise LifecycleConfigError(
+                f"hook {hook!r}: deploy-time settings need Encoding.BASE64 or AUTO (CloudFormation joins them into "
+                "text; an escaped-binary script is not text)."
+            )
         self.files = self._files(self.modules)
         self.archive = compress(tar_bytes(self.files), compression)
         self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
@@ -169,10 +182,11 @@ class LifecycleBundle:
         """Encoded length of the inline script (``None`` when only the loader was built)."""
         if archive_location is not ArchiveLocation.S3_ASSET:
             self.script = self._script(self.archive, self.modules)
-            if encoding is Encoding.AUTO and encoded_length(len(self.script)) > CONTENT_LIMIT_CHARS:
+            too_long = self._longest(self.script, self.modules) > CONTENT_LIMIT_CHARS
+            if encoding is Encoding.AUTO and too_long and not self.has_deploy_time_settings:
                 self.encoding = Encoding.ESCAPED_BINARY
                 self.script = self._script(self.archive, self.modules)
-            self.inline_length = self.encoded_length = encoded_length(len(self.script))
+            self.inline_length = self.encoded_length = self._longest(self.script, self.modules)
         if archive_location is ArchiveLocation.S3_ASSET or (
             archive_location is ArchiveLocation.AUTO and self.encoded_length > CONTENT_LIMIT_CHARS
         ):
@@ -181,9 +195,14 @@ class LifecycleBundle:
             # The bucket name, key and region are filled in at deploy time: count them at their longest.
             placeholders = len(BUCKET_PLACEHOLDER) + len(KEY_PLACEHOLDER) + len(REGION_PLACEHOLDER)
             longest = len(self.script) - placeholders + MAX_BUCKET_CHARS + MAX_KEY_CHARS + MAX_REGION_CHARS
-            self.encoded_length = encoded_length(longest)
-        self.content = base64.b64encode(self.script).decode("ascii")
-        """Base64 of ``script``; for an S3 asset the script still holds the bucket and key placeholders."""
+            self.encoded_length = encoded_length(longest + self._deploy_time_extra(self.modules))
+        self.content: str = (
+            Fn.base64(self.script.decode("utf-8"))
+            if self.has_deploy_time_settings
+            else base64.b64encode(self.script).decode("ascii")
+        )
+        """Base64 of ``script``; for an S3 asset the script still holds the bucket and key placeholders. With
+        deploy-time settings, a token: ``Fn::Base64`` of the script, which CloudFormation joins with the values."""
         self.manifest = self._manifest()
         if self.encoded_length > CONTENT_LIMIT_CHARS:
             raise LifecycleConfigError(self._too_large_message())
@@ -249,7 +268,7 @@ class LifecycleBundle:
     def _module_files(self, index: int, module: Module) -> dict[str, tuple[bytes, int]]:
         base = self._module_dir(index, module)
         files = {f"{base}/run": (module.packed_script.encode("utf-8"), 0o755)}
-        if module.settings:
+        if module.literal_settings:
             files[f"{base}/settings.sh"] = (_settings_file(module), 0o644)
         for rel, data in module.carried_files.items():
             mode = 0o755 if data.startswith(b"#!") else 0o644
@@ -327,17 +346,53 @@ class LifecycleBundle:
             "@SHA256@": _sha256(archive),
             "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
             "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
+            "@DEPLOY_TIME@": self._deploy_time_block(archive, modules),
         }
         template = without_comment_lines(_runner_file(template_name))
         for key, value in replacements.items():
             template = template.replace(key, value)
         return template.encode("utf-8")
 
+    def _deploy_time_block(self, archive: bytes, modules: Sequence[Module]) -> str:
+        """After unpacking: each deploy-time setting read from a quoted here-document (one line; the delimiter
+        is fixed at synth and no value this library accepts can equal it) and appended to the module's
+        ``settings.sh`` quoted by bash's ``printf %q``. Empty without deploy-time settings."""
+        delimiter = DEPLOY_TIME_DELIMITER + _sha256(archive)[:16].upper()
+        lines = []
+        for index, module in self._numbered(modules):
+            for key in module.deploy_time_settings:
+                value = module.settings[key]
+                reference = _SAFE_COMMENT.sub("?", deploy_time.reference_text(value))
+                lines += [
+                    f"# {module.name} {key} = {reference}",
+                    f"IFS= read -r v <<'{delimiter}' || return 1",
+                    value,
+                    delimiter,
+                    f'printf \'export {key}=%q\\n\' "$v" >>"$d/{self._module_dir(index, module)}/settings.sh"'
+                    " || return 1",
+                ]
+        if not lines:
+            return ""
+        return " || return 1" + "".join(f"\n{line}" for line in lines)
+
+    @staticmethod
+    def _deploy_time_extra(modules: Sequence[Module]) -> int:
+        """How much longer the script can be once CloudFormation fills in the deploy-time settings."""
+        return sum(
+            longest - len(module.settings[key])
+            for module in modules
+            for key, longest in module.deploy_time_settings.items()
+        )
+
+    def _longest(self, script: bytes, modules: Sequence[Module]) -> int:
+        """Encoded length of ``script`` with every deploy-time value at its longest."""
+        return encoded_length(len(script) + self._deploy_time_extra(modules))
+
     # -- reporting ----------------------------------------------------------------------------
     def _inline_length_of(self, modules: Sequence[Module]) -> int:
         """Encoded length of this hook's inline script holding only ``modules`` (same encoding)."""
         archive = compress(tar_bytes(self._files(modules)), self.compression)
-        return encoded_length(len(self._script(archive, modules)))
+        return self._longest(self._script(archive, modules), modules)
 
     def module_shares(self) -> list[tuple[str, int, int]]:
         """Per module: (name, bytes as written, leave-one-out share): how many encoded characters shorter the
@@ -391,8 +446,18 @@ class LifecycleBundle:
             }
             if module.comments_stripped:
                 entry["commentsStripped"] = True
-            if module.settings:
-                entry["settings"] = dict(module.settings)
+            if module.literal_settings:
+                entry["settings"] = module.literal_settings
+            if module.deploy_time_settings:
+                entry["deployTimeSettings"] = [
+                    {
+                        "name": key,
+                        "token": True,
+                        "maxLength": longest,
+                        "reference": deploy_time.reference_text(module.settings[key]),
+                    }
+                    for key, longest in module.deploy_time_settings.items()
+                ]
             if module.files:
                 entry["files"] = [
                     {"path": rel, "bytes": len(data), "sha256": _sha256(data)}

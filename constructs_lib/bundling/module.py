@@ -11,6 +11,7 @@ from typing import cast
 
 from aws_cdk import Duration
 
+from constructs_lib.bundling import deploy_time
 from constructs_lib.bundling.limits import (
     MAX_BACKGROUND_BUDGET_SECONDS,
     MAX_BLOCKING_BUDGET_SECONDS,
@@ -74,7 +75,9 @@ class Module:
 
     ``script`` is the program text (shell or any interpreter named by its shebang); line endings
     are normalised to LF. ``settings`` become environment variables of the script (shell-quoted,
-    so any value arrives literally). ``files`` are carried in the bundle and found by the script
+    so any value arrives literally); a value holding CDK tokens (``bucket.bucket_name``) is filled in at
+    deploy time (see ``bundling.deploy_time``), counted at its longest: known for common references, else
+    given in ``setting_max_lengths``. ``files`` are carried in the bundle and found by the script
     under ``$MODULE_DIR/files``. ``budget`` is the time the module may take before it is killed.
     """
 
@@ -84,9 +87,12 @@ class Module:
     mode: Mode = Mode.BLOCKING
     budget: Duration = field(default_factory=lambda: Duration.seconds(30))
     settings: Mapping[str, str] = field(default_factory=dict)
+    setting_max_lengths: Mapping[str, int] = field(default_factory=dict)
+    """The longest value of a deploy-time setting whose tokens this library cannot bound (by setting name)."""
     files: Mapping[str, FileSource] = field(default_factory=dict)
     targets: frozenset[Target] = frozenset({Target.NOTEBOOK_INSTANCE, Target.STUDIO})
     description: str = ""
+    _deploy_time: Mapping[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     strip_comments: bool | None = None
     """Pack the script without its comment-only lines: ``None`` (the default) when it is a shell script and
     bash prints the same code for it either way (checked at synth with ``declare -f``); ``True`` always
@@ -109,6 +115,11 @@ class Module:
                 f"{where}: the script has no shebang; start it with a line such as '#!/bin/bash'."
             )
         object.__setattr__(self, "script", script)
+        if deploy_time.has_token(script):
+            raise LifecycleConfigError(
+                f"{where}: the script holds a CDK token (a deploy-time value baked in as "
+                "text); pass deploy-time values as settings and read them from the environment."
+            )
         self._check_budget(where)
         self._check_settings(where)
         object.__setattr__(self, "settings", dict(sorted(self.settings.items())))
@@ -176,6 +187,57 @@ class Module:
                 raise LifecycleConfigError(
                     f"{where}: setting {key} must be a string without NUL characters, got {value!r}."
                 )
+        self._check_deploy_time(where)
+
+    def _check_deploy_time(self, where: str) -> None:
+        """Check the settings holding CDK tokens and keep the longest value of each (``deploy_time_settings``)."""
+        found: dict[str, int] = {}
+        given = self.setting_max_lengths
+        if not isinstance(given, Mapping):
+            raise LifecycleConfigError(f"{where}: setting_max_lengths must map setting names to lengths.")
+        for key, length in given.items():
+            value = self.settings.get(key)
+            if value is None or not deploy_time.has_token(value):
+                raise LifecycleConfigError(
+                    f"{where}: setting_max_lengths names {key!r}, which is not a setting holding a CDK token."
+                )
+            if not isinstance(length, int) or isinstance(length, bool):
+                raise LifecycleConfigError(f"{where}: setting_max_lengths[{key!r}] must be an int, got {length!r}.")
+        for key, value in self.settings.items():
+            if not deploy_time.has_token(value):
+                continue
+            if deploy_time.LIST_TOKEN.search(value):
+                raise LifecycleConfigError(
+                    f"{where}: setting {key} holds a CDK list token; give a string (for example Fn.join)."
+                )
+            if "\n" in value or "@" in deploy_time.TOKEN.sub("", value):
+                raise LifecycleConfigError(
+                    f"{where}: setting {key} holds a CDK token and text with a line break or '@'; give one line "
+                    "without '@' around the token."
+                )
+            longest = given.get(key, deploy_time.max_length(value))
+            if longest is None:
+                raise LifecycleConfigError(
+                    f"{where}: setting {key} holds a CDK token whose longest value is unknown "
+                    f"({deploy_time.reference_text(value)}); give Module(setting_max_lengths={{{key!r}: n}})."
+                )
+            if not max(1, len(deploy_time.TOKEN.sub("", value))) <= longest <= deploy_time.MAX_SETTING_LENGTH:
+                raise LifecycleConfigError(
+                    f"{where}: setting {key} maximum length {longest} is out of range: give at most "
+                    f"{deploy_time.MAX_SETTING_LENGTH} (and not less than its literal text)."
+                )
+            found[key] = longest
+        object.__setattr__(self, "_deploy_time", dict(sorted(found.items())))
+
+    @property
+    def literal_settings(self) -> dict[str, str]:
+        """The settings known at synth time (carried in the archive's ``settings.sh``)."""
+        return {k: v for k, v in self.settings.items() if not deploy_time.has_token(v)}
+
+    @property
+    def deploy_time_settings(self) -> dict[str, int]:
+        """The settings filled in at deploy time, with the longest value each can take."""
+        return dict(self._deploy_time)
 
     def _load_files(self, where: str) -> dict[str, bytes]:
         loaded: dict[str, bytes] = {}
@@ -193,5 +255,10 @@ class Module:
                 data = source.encode("utf-8")
             else:
                 data = bytes(source)
+            if deploy_time.has_token(data.decode("latin-1")):
+                raise LifecycleConfigError(
+                    f"{where}: file {rel!r} holds a CDK token, which would be carried as the literal text "
+                    "'${Token[...]}'; pass deploy-time values as settings and write the file from the script."
+                )
             loaded["/".join(parts)] = data
         return loaded

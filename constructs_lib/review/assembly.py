@@ -224,6 +224,13 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
         "script": script,
         "manifest": raw.manifest,
     }
+    manifest = raw.manifest
+    if manifest is not None and DEPLOY_TIME.encode() in script:
+        # Values filled in at deploy time (an S3 loader's bucket, deploy-time settings): the manifest counts
+        # them at their longest.
+        length = manifest.get("encodedLength")
+        if isinstance(length, int) and content_length <= length <= CONTENT_LIMIT_CHARS:
+            common["content_length"] = length
     loader = loader_archive(script)
     if loader is not None:
         digest, compression = loader
@@ -231,12 +238,6 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
         if archive is None:
             raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {template.parent}.")
         files = unpack(archive, compression)
-        manifest = raw.manifest
-        if manifest is not None and DEPLOY_TIME.encode() in script:
-            # The bucket name is known only at deploy time: the manifest counts it at its longest.
-            length = manifest.get("encodedLength")
-            if isinstance(length, int) and content_length <= length <= CONTENT_LIMIT_CHARS:
-                common["content_length"] = length
         return HookView(
             bundled=True,
             compression=compression.value,
@@ -319,8 +320,9 @@ def _settings_of(settings_sh: bytes | None, module: str) -> dict[str, str]:
 # -- the manifest against the content -----------------------------------------------------------------
 
 
-UNDERIVABLE_KEYS = frozenset({"commentsStripped"})
-"""Manifest keys about how a module was packed, which the decoded archive cannot confirm or deny."""
+UNDERIVABLE_KEYS = frozenset({"commentsStripped", "deployTimeSettings"})
+"""Manifest keys about how a module was packed or filled in at deploy time, which the decoded archive cannot
+confirm or deny (deploy-time settings are in the hook script, outside the archive)."""
 
 
 def check_manifest(hook: HookView) -> list[str]:
