@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import CfnResource, Stack
 
 from constructs_lib import ArchiveLocation, Module, Target
 from constructs_lib.catalogue import registered
@@ -20,10 +22,12 @@ from constructs_lib.notebook_instance import platform_problem
 from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
 from stacks.module_config import parse_modules
 
+if TYPE_CHECKING:
+    from stacks.fleet_config import FleetSpec
+
 CONTEXT_KEY = "notebookEnvironment"
-MAX_NOTEBOOKS = 30
-"""Per stack: each notebook adds 6 resources and about 24 kB of template (its lifecycle content is up
-to 16 kB); CloudFormation takes at most 500 resources and 1 MB, so 30 leaves room."""
+MAX_STACK_RESOURCES = 500
+"""CloudFormation's limit of resources per stack, checked at synth by ``check_stack_resources``."""
 
 CATALOGUE: Mapping[str, Callable[..., Module]] = registered(Target.NOTEBOOK_INSTANCE)
 """Config name of a notebook module -> its factory (a live view; add with ``catalogue.register``)."""
@@ -53,6 +57,18 @@ class NotebookSpec:
 class NotebookEnvironmentConfig:
     private_network: bool = True
     notebooks: tuple[NotebookSpec, ...] = field(default_factory=tuple)
+    fleets: tuple[FleetSpec, ...] = field(default_factory=tuple)
+
+
+def check_stack_resources(stack: Stack, fix: str) -> int:
+    """The number of resources in ``stack``; a ``ConfigError`` with ``fix`` when CloudFormation would refuse it."""
+    count = sum(1 for c in stack.node.find_all() if isinstance(c, CfnResource))
+    if count > MAX_STACK_RESOURCES:
+        raise ConfigError(
+            f"stack {stack.stack_name} would hold {count} resources; CloudFormation allows {MAX_STACK_RESOURCES} per "
+            f"stack: {fix}"
+        )
+    return count
 
 
 def parse_notebook(raw: object, path: str, base_dir: Path | None = None) -> NotebookSpec:
@@ -111,14 +127,13 @@ def parse_notebook(raw: object, path: str, base_dir: Path | None = None) -> Note
 
 def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None = None) -> NotebookEnvironmentConfig:
     """The notebook environment; script paths of module entries are relative to ``base_dir``."""
-    data = expect_object(raw, path, {"privateNetwork", "notebooks"}, {"notebooks"})
+    from stacks.fleet_config import parse_fleets
+
+    data = expect_object(raw, path, {"privateNetwork", "notebooks", "fleets"}, set())
+    if "notebooks" not in data and "fleets" not in data:
+        raise ConfigError(f"{path}: give notebooks, fleets or both.")
     private = expect(data.get("privateNetwork", True), bool, f"{path}.privateNetwork", "true or false")
-    notebooks_raw = expect(data["notebooks"], list, f"{path}.notebooks", "a list")
-    if len(notebooks_raw) > MAX_NOTEBOOKS:
-        raise ConfigError(
-            f"{path}.notebooks: {len(notebooks_raw)} notebooks do not fit one stack's template (at most 1 MB, about "
-            f"24 kB each); keep to {MAX_NOTEBOOKS} per configuration, or split them over several configFiles."
-        )
+    notebooks_raw = expect(data.get("notebooks", []), list, f"{path}.notebooks", "a list")
     notebooks = tuple(parse_notebook(item, f"{path}.notebooks[{i}]", base_dir) for i, item in enumerate(notebooks_raw))
     ids = [n.id for n in notebooks]
     names = [n.name.lower() if n.name else None for n in notebooks]
@@ -131,4 +146,6 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
                 f"{path}.notebooks[{i}].name: {json_text(notebook.name)} is already the name of notebooks[{first}]; "
                 "notebook instance names are unique in an account and region (and compared without case)."
             )
-    return NotebookEnvironmentConfig(private_network=private, notebooks=notebooks)
+    taken = {name: f"{path}.notebooks[{i}]" for i, name in enumerate(names) if name is not None}
+    fleets = parse_fleets(data.get("fleets", []), f"{path}.fleets", base_dir, taken)
+    return NotebookEnvironmentConfig(private_network=private, notebooks=notebooks, fleets=fleets)
