@@ -27,7 +27,7 @@ from constructs_lib import NotebookInstance, NotebookLifecycleConfig
 from constructs_lib.notebook_lifecycle_config import hooks_content_hash
 from constructs_lib.private_network import PrivateNotebookNetwork
 from stacks.base import LookupFreeStack
-from stacks.config import MAX_STACK_RESOURCES, check_stack_resources
+from stacks.config import MAX_STACK_RESOURCES, NotebookSpec, check_stack_resources
 from stacks.fleet_config import MAX_SHARDS, FleetNotebook, FleetSpec
 
 RESOURCES_PER_NOTEBOOK = 4
@@ -96,17 +96,7 @@ class NotebookFleetStack(LookupFreeStack):
             subnets = network.vpc.select_subnets(subnet_type=network.subnets.subnet_type).subnets
         for entry in notebooks:
             spec = entry.notebook
-            digest = hooks_content_hash(
-                on_start=spec.on_start, on_create=spec.on_create, archive_location=spec.archive_location
-            )
-            if digest not in self.lifecycle_configs:
-                self.lifecycle_configs[digest] = NotebookLifecycleConfig(
-                    self,
-                    f"LifecycleConfig{digest}",
-                    on_start=spec.on_start,
-                    on_create=spec.on_create,
-                    archive_location=spec.archive_location,
-                )
+            lifecycle = self._lifecycle_config(spec) if spec.on_start or spec.on_create else None
             notebook = NotebookInstance(
                 self,
                 spec.id,
@@ -115,7 +105,7 @@ class NotebookFleetStack(LookupFreeStack):
                 platform_identifier=spec.platform_identifier,
                 volume_size_gib=spec.volume_size_gib,
                 root_access=spec.root_access,
-                lifecycle_config=self.lifecycle_configs[digest],
+                lifecycle_config=lifecycle,
                 vpc=network.vpc if network else None,
                 vpc_subnets=ec2.SubnetSelection(subnets=[subnets[subnet_index(entry.owner, len(subnets))]])
                 if subnets
@@ -147,6 +137,21 @@ class NotebookFleetStack(LookupFreeStack):
                 else "split the owners over several fleets."
             ),
         )
+
+    def _lifecycle_config(self, spec: NotebookSpec) -> NotebookLifecycleConfig:
+        """The shard's config for these hooks, shared by every notebook with the same; named by content hash."""
+        digest = hooks_content_hash(
+            on_start=spec.on_start, on_create=spec.on_create, archive_location=spec.archive_location
+        )
+        if digest not in self.lifecycle_configs:
+            self.lifecycle_configs[digest] = NotebookLifecycleConfig(
+                self,
+                f"LifecycleConfig{digest}",
+                on_start=spec.on_start,
+                on_create=spec.on_create,
+                archive_location=spec.archive_location,
+            )
+        return self.lifecycle_configs[digest]
 
 
 def add_fleets(
