@@ -104,6 +104,29 @@ def notebook_raw(count: int, on_start: list[dict[str, Any]]) -> dict[str, Any]:
     return raw
 
 
+FLEET_PER_SHARD = 60
+
+
+def fleet_shards(owners: int) -> int:
+    return max(1, math.ceil(owners / FLEET_PER_SHARD))
+
+
+def fleet_raw(owners: int, on_start: list[dict[str, Any]]) -> dict[str, Any]:
+    """The default notebookEnvironment plus one fleet of ``owners`` made from its notebook."""
+    raw = copy.deepcopy(default_context()["notebookEnvironment"])
+    template = {k: v for k, v in raw["notebooks"][0].items() if k not in ("id", "name")}
+    template["onStart"] = on_start
+    raw["fleets"] = [
+        {
+            "name": "analysts",
+            "shards": fleet_shards(owners),
+            "notebook": template,
+            "owners": [f"user{i:05d}" for i in range(owners)],
+        }
+    ]
+    return raw
+
+
 def studio_raw(users: int) -> dict[str, Any]:
     raw = copy.deepcopy(default_context()["studioEnvironment"])
     raw["users"] = synthetic_users(users)
@@ -164,9 +187,10 @@ def _imports() -> dict[str, Any]:
     from stacks.config import parse_config
     from stacks.notebook_stack import NotebookStack
 
-    # The app keeps a configuration to 30 notebooks (one stack's template must stay under 1 MB); the
-    # 100-notebook size measures the CDK layer only, with that guard and CDK's resource-count check off.
-    stacks.config.MAX_NOTEBOOKS = 10_000
+    # The app refuses a stack above CloudFormation's 500 resources at synth; the 100-notebook size measures
+    # the CDK layer only, with that check and CDK's own resource-count check off.
+    stacks.config.MAX_STACK_RESOURCES = 10**9
+    from stacks.stages import add_stacks
     from stacks.studio_config import parse_studio_config
     from stacks.studio_stack import add_studio, shard_of, user_construct_id
 
@@ -184,6 +208,7 @@ def _imports() -> dict[str, Any]:
         "NotebookStack": NotebookStack,
         "parse_studio_config": parse_studio_config,
         "add_studio": add_studio,
+        "add_stacks": add_stacks,
         "shard_of": shard_of,
         "user_construct_id": user_construct_id,
     }
@@ -431,15 +456,16 @@ def plain_notebooks(m: dict[str, Any], app: Any, count: int, literals: dict[str,
     hook = sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty
     arn_prefix = f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:"
     group = f"{arn_prefix}/aws/sagemaker/NotebookInstances"
+    # Identical hooks: one lifecycle config shared by every notebook, as NotebookStack does.
+    lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
+        stack,
+        f"{spec['notebooks'][0]['id']}LifecycleConfig",
+        on_start=[hook(content=literals["on_start_content"])] if literals["on_start_content"] else None,
+        on_create=[hook(content=literals["on_create_content"])] if literals["on_create_content"] else None,
+    )
     for notebook in spec["notebooks"]:
         nid = notebook["id"]
         name = f"sagemakernotebooks-{nid.lower()}-{hashlib.sha256(nid.encode()).hexdigest()[:8]}"
-        lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
-            stack,
-            f"{nid}LifecycleConfig",
-            on_start=[hook(content=literals["on_start_content"])] if literals["on_start_content"] else None,
-            on_create=[hook(content=literals["on_create_content"])] if literals["on_create_content"] else None,
-        )
         key = kms.CfnKey(
             stack,
             f"{nid}Key",
@@ -686,6 +712,8 @@ def measure(m: dict[str, Any], job: dict[str, Any], literals: dict[str, Any]) ->
     if variant == "constructs":
         if kind == "notebook":
             config = m["parse_config"](notebook_raw(size, literals["on_start"]))
+        elif kind == "fleet":
+            config = m["parse_config"](fleet_raw(size, literals["on_start"]))
         else:
             config = m["parse_studio_config"](studio_raw(size))
     with tempfile.TemporaryDirectory() as tmp:
@@ -696,6 +724,8 @@ def measure(m: dict[str, Any], job: dict[str, Any], literals: dict[str, Any]) ->
             m["NotebookStack"](app, NOTEBOOK_STACK, config=config, description="SageMaker notebook instances")
         elif kind == "notebook":
             plain_notebooks(m, app, size, literals)
+        elif kind == "fleet":
+            m["add_stacks"](app, config, None)
         elif variant == "constructs":
             m["add_studio"](app, config)
         else:
@@ -828,8 +858,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--notebooks", default="1,10,100")
-    parser.add_argument("--users", default="10,100,1000,2000")
+    parser.add_argument("--notebooks", default="1,10,30,100")
+    parser.add_argument("--users", default="10,100,1000,2000,20000")
+    parser.add_argument("--fleet-owners", default="500", help="fleet sizes (constructs only: no plain variant)")
     parser.add_argument("--cli-notebooks", default="100", help="sizes also measured with the cdk-synth-like context")
     parser.add_argument("--cli-users", default="2000", help="sizes also measured with the cdk-synth-like context")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
@@ -842,6 +873,7 @@ def main() -> None:
     if args.report_only:
         saved = json.loads(args.raw.read_text(encoding="utf-8"))
         args.runs = saved["runs"]
+        args.fleet_sizes = saved.get("fleets", [])
         loaded = {(k, int(n), v): rs for k, n, v, rs in saved["results"]}
         text = report(
             args, saved["info"], saved["literals"], loaded, saved["notebooks"], saved["users"], saved["elapsed"]
@@ -854,6 +886,7 @@ def main() -> None:
     load_at_start = load_average()
     notebook_sizes = [int(x) for x in args.notebooks.split(",") if x]
     user_sizes = [int(x) for x in args.users.split(",") if x]
+    fleet_sizes = [int(x) for x in args.fleet_owners.split(",") if x]
     results: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="synth-bench-") as tmp:
         work = Path(tmp)
@@ -862,11 +895,14 @@ def main() -> None:
         literals_file = work / "literals.json"
         literals_file.write_text(json.dumps(literals), encoding="utf-8")
         plan = [("notebook", n, False) for n in notebook_sizes] + [("studio", n, False) for n in user_sizes]
+        plan += [("fleet", n, False) for n in fleet_sizes]
         plan += [("notebook", int(n), True) for n in args.cli_notebooks.split(",") if n]
         plan += [("studio", int(n), True) for n in args.cli_users.split(",") if n]
         for kind, size, cli in plan:
             for run in range(args.runs):
                 variants = ("constructs", "plain") if run % 2 == 0 else ("plain", "constructs")
+                if kind == "fleet":
+                    variants = ("constructs",)
                 for variant in variants:
                     job = {"kind": kind, "variant": variant, "size": size, "literals": str(literals_file), "cli": cli}
                     result = run_worker(job, work)
@@ -888,6 +924,7 @@ def main() -> None:
                 "literals": kept,
                 "notebooks": notebook_sizes,
                 "users": user_sizes,
+                "fleets": fleet_sizes,
                 "elapsed": elapsed,
                 "results": [[k, n, v, rs] for (k, n, v), rs in results.items()],
             },
@@ -896,6 +933,7 @@ def main() -> None:
         + "\n",
         encoding="utf-8",
     )
+    args.fleet_sizes = fleet_sizes
     text = report(args, info, literals, results, notebook_sizes, user_sizes, elapsed)
     args.out.write_text(text, encoding="utf-8")
     print(text)
@@ -1003,6 +1041,28 @@ def report(
             f"| {med(walls('studio', n, 'constructs')) / med(walls('studio', n, 'plain')):.2f} "
             f"| {c[0]['largest']['resources']} (`{c[0]['largest']['stack']}`) | {c[0]['largest']['bytes']} |"
         )
+
+    fleet_sizes = getattr(args, "fleet_sizes", [])
+    if fleet_sizes:
+        lines += [
+            "",
+            "## 3. Notebook fleet (`notebookEnvironment.fleets`, constructs only)",
+            "",
+            f"The default notebook stack plus one fleet of N owners made from its notebook, shards = ceil(N / "
+            f"{FLEET_PER_SHARD}), built with `stacks.stages.add_stacks` as app.py does. Each shard stack holds one "
+            "shared lifecycle config and one security group; each notebook adds its instance, role, policy and key.",
+            "",
+            "| owners | shards | stacks | resources | constructs (s) | of which bundling (s) "
+            "| largest template: resources | bytes |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for n in fleet_sizes:
+            c = results[("fleet", n, "constructs")]
+            lines.append(
+                f"| {n} | {fleet_shards(n)} | {c[0]['stacks']} | {c[0]['resources']} "
+                f"| {span(walls('fleet', n, 'constructs'))} | {med(walls('fleet', n, 'constructs', 'bundling')):.2f} "
+                f"| {c[0]['max_resources']} | {c[0]['max_bytes']:,} |"
+            )
 
     cli_cases = sorted({(k, n) for (k, n, v) in results if v.endswith("-cli")})
     if cli_cases:
@@ -1176,15 +1236,16 @@ def limit_notes(
         out.append(
             f"- **NotebookStack puts every notebook in one stack**: {fixed_r:.0f} network resources + {per_r:.0f} per "
             f"notebook, and a template of {fixed_b / 1000:.1f} kB + {per_b / 1000:.1f} kB per notebook (the "
-            f"{per_b / 1000:.1f} kB are mostly the {literals['on_start_length'] / 1000:.1f} kB lifecycle Content and "
-            "its LifecycleBundle metadata, repeated for every notebook although it is identical). So at most "
+            f"{literals['on_start_length'] / 1000:.1f} kB lifecycle Content and its LifecycleBundle metadata are in "
+            "the fixed part: notebooks with identical hooks share one lifecycle config). So at most "
             f"{fit_r} notebooks fit CloudFormation's {CFN_RESOURCE_LIMIT} resources, but only {fit_b} fit the "
             f"{TEMPLATE_LIMIT_BYTES:,} bytes that aws-cdk-lib warns about ({fit_c} with `suppressTemplateIndentation`)."
             + (
                 f" The {', '.join(map(str, over))}-notebook case(s) synthesize only because the benchmark disables "
                 "CDK's resource check (`cdk synth` of the real app would stop with TooManyResourcesInStack, and "
                 "aws-cdk-lib also warns `Template size exceeds limit`); such templates cannot be deployed. "
-                "The app therefore refuses more than 30 notebooks per configuration at synth."
+                "The app refuses a stack above 500 resources at synth (`check_stack_resources`); fleets shard "
+                "notebooks over stacks instead."
                 if over
                 else ""
             )
