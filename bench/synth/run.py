@@ -131,6 +131,8 @@ def studio_raw(users: int) -> dict[str, Any]:
     raw = copy.deepcopy(default_context()["studioEnvironment"])
     raw["users"] = synthetic_users(users)
     raw["userShards"] = shards_for(users)
+    # The default config's private spaces belong to its own users, which the synthetic users replace.
+    raw["spaces"] = [space for space in raw.get("spaces", []) if "owner" not in space]
     return raw
 
 
