@@ -807,10 +807,13 @@ def subprocess_env() -> dict[str, str]:
 def run_worker(job: dict[str, Any], work: Path) -> dict[str, Any]:
     job_file = work / "job.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
+    env = subprocess_env()
+    if job.get("noval"):
+        env["CDK_VALIDATION"] = "false"  # read by aws-cdk-lib in the jsii kernel, which inherits it
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", str(job_file)],
         cwd=REPO,
-        env=subprocess_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -863,6 +866,10 @@ def main() -> None:
     parser.add_argument("--notebooks", default="1,10,30,100")
     parser.add_argument("--users", default="10,100,1000,2000,20000")
     parser.add_argument("--fleet-owners", default="500", help="fleet sizes (constructs only: no plain variant)")
+    parser.add_argument(
+        "--noval-notebooks", default="30", help="notebook sizes also measured with CDK_VALIDATION=false"
+    )
+    parser.add_argument("--noval-owners", default="500", help="fleet sizes also measured with CDK_VALIDATION=false")
     parser.add_argument("--cli-notebooks", default="100", help="sizes also measured with the cdk-synth-like context")
     parser.add_argument("--cli-users", default="2000", help="sizes also measured with the cdk-synth-like context")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
@@ -896,22 +903,31 @@ def main() -> None:
         literals = run_worker({"kind": "prep"}, work)
         literals_file = work / "literals.json"
         literals_file.write_text(json.dumps(literals), encoding="utf-8")
-        plan = [("notebook", n, False) for n in notebook_sizes] + [("studio", n, False) for n in user_sizes]
-        plan += [("fleet", n, False) for n in fleet_sizes]
-        plan += [("notebook", int(n), True) for n in args.cli_notebooks.split(",") if n]
-        plan += [("studio", int(n), True) for n in args.cli_users.split(",") if n]
-        for kind, size, cli in plan:
+        plan = [("notebook", n, "") for n in notebook_sizes] + [("studio", n, "") for n in user_sizes]
+        plan += [("fleet", n, "") for n in fleet_sizes]
+        plan += [("notebook", int(n), "cli") for n in args.cli_notebooks.split(",") if n]
+        plan += [("studio", int(n), "cli") for n in args.cli_users.split(",") if n]
+        plan += [("notebook", int(n), "noval") for n in args.noval_notebooks.split(",") if n]
+        plan += [("fleet", int(n), "noval") for n in args.noval_owners.split(",") if n]
+        for kind, size, mode in plan:
             for run in range(args.runs):
                 variants = ("constructs", "plain") if run % 2 == 0 else ("plain", "constructs")
                 if kind == "fleet":
                     variants = ("constructs",)
                 for variant in variants:
-                    job = {"kind": kind, "variant": variant, "size": size, "literals": str(literals_file), "cli": cli}
+                    job = {
+                        "kind": kind,
+                        "variant": variant,
+                        "size": size,
+                        "literals": str(literals_file),
+                        "cli": mode == "cli",
+                        "noval": mode == "noval",
+                    }
                     result = run_worker(job, work)
-                    key = f"{variant}-cli" if cli else variant
+                    key = f"{variant}-{mode}" if mode else variant
                     results.setdefault((kind, size, key), []).append(result)
                     print(
-                        f"{kind} {size:>5} {key:<14} run {run + 1}: {result['wall']:.2f} s "
+                        f"{kind} {size:>5} {key:<16} run {run + 1}: {result['wall']:.2f} s "
                         f"({result['resources']} resources, {result['stacks']} stacks)",
                         file=sys.stderr,
                     )
@@ -1065,6 +1081,35 @@ def report(
                 f"| {span(walls('fleet', n, 'constructs'))} | {med(walls('fleet', n, 'constructs', 'bundling')):.2f} "
                 f"| {c[0]['max_resources']} | {c[0]['max_bytes']:,} |"
             )
+
+    noval_cases = sorted({(k, n) for (k, n, v) in results if v.endswith("-noval")})
+    if noval_cases:
+        lines += [
+            "",
+            "## With `CDK_VALIDATION=false`",
+            "",
+            "The same measurement with the environment variable `CDK_VALIDATION=false` in the worker (the jsii kernel "
+            "inherits it). aws-cdk-lib 2.275 then skips its built-in CloudFormation template validator (added in "
+            "2.262: it checks every resource's properties against the CloudFormation schema inside `app.synth()`; "
+            "the switch is `process.env.CDK_VALIDATION !== 'false'` in core/lib/private/synthesis-validation.js). "
+            "What is given up: property errors (a wrong type, an unknown property, a value out of range) are then "
+            "found only by cfn-lint in the test suite or by CloudFormation at deploy. Construct validations "
+            "(`node.addValidation`) and plugins added with `Validations.of(app).add_plugins` (cdk-nag in app.py) "
+            "still run. The app keeps validation on by default; these runs come after the others.",
+            "",
+            "| case | constructs (s) | plain (s) | vs. default: constructs / plain |",
+            "|---|--:|--:|--:|",
+        ]
+        for kind, n in noval_cases:
+            c = walls(kind, n, "constructs-noval")
+            base_c = med(walls(kind, n, "constructs"))
+            unit = {"notebook": "notebooks", "fleet": "fleet owners", "studio": "users"}[kind]
+            if (kind, n, "plain-noval") in results:
+                p = walls(kind, n, "plain-noval")
+                plain_cells = f"{span(p)} | {med(c) / base_c:.2f}x / {med(p) / med(walls(kind, n, 'plain')):.2f}x"
+            else:
+                plain_cells = f"- | {med(c) / base_c:.2f}x / -"
+            lines.append(f"| {n} {unit} | {span(c)} | {plain_cells} |")
 
     cli_cases = sorted({(k, n) for (k, n, v) in results if v.endswith("-cli")})
     if cli_cases:
