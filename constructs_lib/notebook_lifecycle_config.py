@@ -8,10 +8,12 @@ import re
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import fields
+from enum import Enum
 from pathlib import Path
 
-from aws_cdk import Annotations, Fn, Stack
+from aws_cdk import Annotations, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -28,29 +30,29 @@ _BUNDLE_CACHE_SIZE = 64
 _bundle_cache: OrderedDict[Hashable, LifecycleBundle] = OrderedDict()
 
 
+def _value_key(value: object) -> Hashable:
+    """A hashable stand-in for a module field's value; a file given by path counts by its content."""
+    if isinstance(value, Duration):
+        return ("duration", value.to_milliseconds())
+    if isinstance(value, Path):
+        try:
+            return ("path", str(value), hashlib.sha256(value.read_bytes()).hexdigest())
+        except OSError:
+            return ("path", str(value), None)  # LifecycleBundle reports the unreadable file
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), _value_key(v)) for k, v in value.items())))
+    if isinstance(value, (frozenset, set)):
+        return ("set", tuple(sorted(repr(v) for v in value)))
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(_value_key(v) for v in value))
+    if isinstance(value, (str, bytes, int, float, bool, Enum)) or value is None:
+        return value
+    return ("object", id(value))  # anything else: only the very same object is the same (no false sharing)
+
+
 def _module_key(module: Module) -> Hashable:
-    """Everything that decides a module's bundled bytes (a file given by path counts by its content)."""
-
-    def file_key(source: str | bytes | Path) -> Hashable:
-        if isinstance(source, Path):
-            try:
-                return ("path", str(source), hashlib.sha256(source.read_bytes()).hexdigest())
-            except OSError:
-                return ("path", str(source), None)  # LifecycleBundle reports the unreadable file
-        return source
-
-    return (
-        module.name,
-        module.script,
-        module.user,
-        module.mode,
-        module.budget.to_milliseconds(),
-        tuple(sorted(module.settings.items())),
-        tuple(sorted((name, file_key(source)) for name, source in module.files.items())),
-        tuple(sorted(t.name for t in module.targets)),
-        module.description,
-        module.strip_comments,
-    )
+    """Every field of the module (new fields included), so two modules with one key bundle alike."""
+    return tuple((f.name, _value_key(getattr(module, f.name))) for f in fields(module))
 
 
 def bundle_for(

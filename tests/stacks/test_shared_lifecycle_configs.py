@@ -103,3 +103,22 @@ def test_more_notebooks_than_a_stack_holds_fail_with_the_fix() -> None:
         ConfigError, match=r"SageMakerNotebooks would hold 501 resources; CloudFormation allows 500 .*fleet"
     ):
         template(raw)
+
+
+def test_the_bundle_memo_tells_modules_apart_by_every_field() -> None:
+    from aws_cdk import Duration
+
+    from constructs_lib import Module
+    from constructs_lib.notebook_lifecycle_config import bundle_for
+
+    def module(**changes: Any) -> Module:
+        return Module(**{"name": "greet", "script": "#!/bin/bash\necho hi\n", "settings": {"WHO": "a"}, **changes})
+
+    first = bundle_for(hook="on-start", modules=[module()])
+    assert bundle_for(hook="on-start", modules=[module()]) is first, "equal modules (other objects): one bundle"
+    for changes in ({"settings": {"WHO": "b"}}, {"budget": Duration.seconds(31)}):
+        other = bundle_for(hook="on-start", modules=[module(**changes)])
+        assert other is not first and other.content != first.content, changes
+    described = bundle_for(hook="on-start", modules=[module(description="x")])
+    assert described is not first, "every field is in the key, even one that does not change the output"
+    assert bundle_for(hook="on-create", modules=[module()]) is not first
