@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import fields
@@ -50,9 +51,23 @@ def _value_key(value: object) -> Hashable:
     return ("object", id(value))  # anything else: only the very same object is the same (no false sharing)
 
 
+_keys_by_id: dict[int, tuple[weakref.ref[Module], Hashable]] = {}
+
+
 def _module_key(module: Module) -> Hashable:
-    """Every field of the module (new fields included), so two modules with one key bundle alike."""
-    return tuple((f.name, _value_key(getattr(module, f.name))) for f in fields(module))
+    """Every field of the module (new fields included), so two modules with one key bundle alike.
+
+    Remembered per module object (a ``Duration`` costs a round trip to the jsii kernel): a fleet's
+    notebooks share their template's module objects, so each is keyed once.
+    """
+    known = _keys_by_id.get(id(module))
+    if known is not None and known[0]() is module:
+        return known[1]
+    key = tuple((f.name, _value_key(getattr(module, f.name))) for f in fields(module))
+    if len(_keys_by_id) >= 4096:
+        _keys_by_id.clear()
+    _keys_by_id[id(module)] = (weakref.ref(module), key)
+    return key
 
 
 def bundle_for(
