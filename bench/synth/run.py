@@ -6,7 +6,8 @@ Usage: .venv/bin/python bench/synth/run.py [--runs 3] [--notebooks 1,10,30,100] 
                                            [--out bench/synth/RESULTS.md] [--raw bench/synth/results.json]
        .venv/bin/python bench/synth/run.py --report-only   # rewrite RESULTS.md from results.json
 
-Takes about 10 minutes on 2 idle cores with the defaults (much longer on a loaded machine). Raw figures of every run go to results.json.
+Takes about 10 minutes on 2 idle cores with the defaults (much longer on a loaded machine).
+Raw figures of every run go to results.json.
 
 Every measurement is one fresh Python subprocess (``run.py --worker``) with ``node_modules/.bin`` first
 on PATH, so the jsii kernel runs on the project's Node. A worker
