@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import CfnResource, Stack
 
 from constructs_lib import ArchiveLocation, Module, Target
 from constructs_lib.catalogue import registered
@@ -24,10 +26,12 @@ from stacks.module_config import parse_modules
 from stacks.permissions_config import KMS_KEY_ARN, DataPermissions, parse_permissions
 from stacks.tags_config import merged_tags, parse_tags
 
+if TYPE_CHECKING:
+    from stacks.fleet_config import FleetSpec
+
 CONTEXT_KEY = "notebookEnvironment"
-MAX_NOTEBOOKS = 30
-"""Per stack: each notebook adds 6 resources and about 24 kB of template (its lifecycle content is up
-to 16 kB); CloudFormation takes at most 500 resources and 1 MB, so 30 leaves room."""
+MAX_STACK_RESOURCES = 500
+"""CloudFormation's limit of resources per stack, checked at synth by ``check_stack_resources``."""
 
 CATALOGUE: Mapping[str, Callable[..., Module]] = registered(Target.NOTEBOOK_INSTANCE)
 """Config name of a notebook module -> its factory (a live view; add with ``catalogue.register``)."""
@@ -89,6 +93,18 @@ class NotebookEnvironmentConfig:
     network: NetworkSpec | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     removal_policy: str = "retain"
+    fleets: tuple[FleetSpec, ...] = field(default_factory=tuple)
+
+
+def check_stack_resources(stack: Stack, fix: str) -> int:
+    """The number of resources in ``stack``; a ``ConfigError`` with ``fix`` when CloudFormation would refuse it."""
+    count = sum(1 for c in stack.node.find_all() if isinstance(c, CfnResource))
+    if count > MAX_STACK_RESOURCES:
+        raise ConfigError(
+            f"stack {stack.stack_name} would hold {count} resources; CloudFormation allows {MAX_STACK_RESOURCES} per "
+            f"stack: {fix}"
+        )
+    return count
 
 
 def _ids(raw: object, path: str, pattern: re.Pattern[str], what: str, limit: int = MAX_SUBNETS) -> tuple[str, ...]:
@@ -283,9 +299,12 @@ def parse_notebook(
 
 def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None = None) -> NotebookEnvironmentConfig:
     """The notebook environment; script paths of module entries are relative to ``base_dir``."""
-    data = expect_object(
-        raw, path, {"privateNetwork", "notebooks", "network", "tags", "removalPolicy", "idleBackstop"}, {"notebooks"}
-    )
+    from stacks.fleet_config import parse_fleets
+
+    keys = {"privateNetwork", "notebooks", "fleets", "network", "tags", "removalPolicy", "idleBackstop"}
+    data = expect_object(raw, path, keys, set())
+    if "notebooks" not in data and "fleets" not in data:
+        raise ConfigError(f"{path}: give notebooks, fleets or both.")
     network = parse_network(data["network"], f"{path}.network") if "network" in data else None
     private = expect(data.get("privateNetwork", network is None), bool, f"{path}.privateNetwork", "true or false")
     if network is not None and private:
@@ -299,12 +318,7 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
             f'{path}.removalPolicy: {json_text(removal)} is invalid; use "retain" (the default: KMS keys and flow logs '
             'outlive the stack) or "destroy".'
         )
-    notebooks_raw = expect(data["notebooks"], list, f"{path}.notebooks", "a list")
-    if len(notebooks_raw) > MAX_NOTEBOOKS:
-        raise ConfigError(
-            f"{path}.notebooks: {len(notebooks_raw)} notebooks do not fit one stack's template (at most 1 MB, about "
-            f"24 kB each); keep to {MAX_NOTEBOOKS} per configuration, or split them over several configFiles."
-        )
+    notebooks_raw = expect(data.get("notebooks", []), list, f"{path}.notebooks", "a list")
     notebooks = tuple(
         parse_notebook(item, f"{path}.notebooks[{i}]", base_dir, tags) for i, item in enumerate(notebooks_raw)
     )
@@ -326,10 +340,13 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
                 f"{path}.notebooks[{i}].name: {json_text(notebook.name)} is already the name of notebooks[{first}]; "
                 "notebook instance names are unique in an account and region (and compared without case)."
             )
+    taken = {name: f"{path}.notebooks[{i}]" for i, name in enumerate(names) if name is not None}
+    fleets = parse_fleets(data.get("fleets", []), f"{path}.fleets", base_dir, taken)
     backstop = parse_backstop(data["idleBackstop"], f"{path}.idleBackstop") if "idleBackstop" in data else None
     return NotebookEnvironmentConfig(
         private_network=private,
         notebooks=notebooks,
+        fleets=fleets,
         network=network,
         tags=tags,
         removal_policy=removal,

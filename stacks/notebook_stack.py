@@ -13,10 +13,11 @@ from constructs import Construct
 
 from constructs_lib import NotebookInstance, NotebookLifecycleConfig
 from constructs_lib.idle_backstop import IdleBackstop
+from constructs_lib.notebook_lifecycle_config import hooks_content_hash
 from constructs_lib.private_network import PrivateNotebookNetwork
 from stacks.backstop_config import backstop_kwargs
 from stacks.base import LookupFreeStack
-from stacks.config import NetworkSpec, NotebookEnvironmentConfig, NotebookSpec
+from stacks.config import NetworkSpec, NotebookEnvironmentConfig, NotebookSpec, check_stack_resources
 from stacks.permissions_config import grant_permissions
 from stacks.tags_config import RESOURCE_PRIORITY, apply_tags
 
@@ -58,7 +59,8 @@ class NotebookStack(LookupFreeStack):
     """Notebook instances with their lifecycle configs, in a private network unless told otherwise.
 
     ``self.network`` (a ``PrivateNotebookNetwork``, an ``ExistingNetwork`` or ``None``),
-    ``self.lifecycle_configs`` and ``self.notebooks`` (by id).
+    ``self.lifecycle_configs`` and ``self.notebooks`` (by notebook id; notebooks with identical hooks share one
+    lifecycle config).
     """
 
     def __init__(self, scope: Construct, id: str, *, config: NotebookEnvironmentConfig, **kwargs: Any) -> None:
@@ -72,14 +74,9 @@ class NotebookStack(LookupFreeStack):
         apply_tags(self, config.tags)
         self.lifecycle_configs: dict[str, NotebookLifecycleConfig] = {}
         self.notebooks: dict[str, NotebookInstance] = {}
+        shared: dict[str, NotebookLifecycleConfig] = {}
         for spec in config.notebooks:
-            lifecycle = NotebookLifecycleConfig(
-                self,
-                f"{spec.id}LifecycleConfig",
-                on_start=spec.on_start,
-                on_create=spec.on_create,
-                archive_location=spec.archive_location,
-            )
+            lifecycle = self._shared_lifecycle_config(spec, shared)
             notebook = NotebookInstance(
                 self,
                 spec.id,
@@ -115,6 +112,12 @@ class NotebookStack(LookupFreeStack):
                 max_notebook_running=config.idle_backstop.max_running,
                 **backstop_kwargs(config.idle_backstop),  # type: ignore[arg-type]
             )
+
+        check_stack_resources(
+            self,
+            "move notebooks that share a template into a fleet (notebookEnvironment.fleets, sharded over stacks), "
+            "or split the notebooks over several configFiles.",
+        )
 
     def _subnets(self, spec: NotebookSpec) -> ec2.SubnetSelection | None:
         """The network's subnets (the notebook picks one by hash), or the one ``subnetIndex`` pins."""
@@ -160,3 +163,26 @@ class NotebookStack(LookupFreeStack):
                 f"{spec.id} uses roleArn {spec.role_arn} unchanged: it must allow writing the notebook's lifecycle "
                 "logs and what its modules and code repositories need (see the NotebookInstance warning text)."
             )
+
+    def _shared_lifecycle_config(
+        self, spec: NotebookSpec, shared: dict[str, NotebookLifecycleConfig]
+    ) -> NotebookLifecycleConfig:
+        """One lifecycle config per distinct pair of hooks, named after the first notebook that uses it.
+
+        Notebooks with identical hooks share it (bundled once). Its logical ID
+        (``<first notebook id>LifecycleConfig``) is the one a lone notebook always had, so the default
+        configuration keeps its resources; a notebook whose hooks change while others keep theirs gets
+        a config of its own, and the others' stays as it was.
+        """
+        digest = hooks_content_hash(
+            on_start=spec.on_start, on_create=spec.on_create, archive_location=spec.archive_location
+        )
+        if digest not in shared:
+            shared[digest] = NotebookLifecycleConfig(
+                self,
+                f"{spec.id}LifecycleConfig",
+                on_start=spec.on_start,
+                on_create=spec.on_create,
+                archive_location=spec.archive_location,
+            )
+        return shared[digest]

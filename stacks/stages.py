@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks.config import NotebookEnvironmentConfig
 from stacks.config_values import ConfigError, json_text
 from stacks.config_values import expect_object as _object
+from stacks.fleet_stack import add_fleets
 from stacks.notebook_stack import NotebookStack
 from stacks.studio_config import StudioEnvironmentConfig
 from stacks.studio_stack import add_studio
@@ -64,9 +65,10 @@ def add_stacks(
 ) -> None:
     """The app's stacks under ``scope`` (the app itself, or a stage)."""
     if notebooks is not None:
-        NotebookStack(
+        base = NotebookStack(
             scope, "SageMakerNotebooks", config=notebooks, description="SageMaker notebook instances", **kwargs
         )
+        add_fleets(scope, notebooks.fleets, base.network, **kwargs)
     if studio is not None:
         add_studio(scope, studio, **kwargs)
 

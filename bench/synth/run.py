@@ -1,11 +1,13 @@
 """Synth time of the notebook and Studio stacks: the project's constructs versus the same resources as plain L1s.
 
-Usage: .venv/bin/python bench/synth/run.py [--runs 3] [--notebooks 1,10,100] [--users 10,100,1000,2000]
+Usage: .venv/bin/python bench/synth/run.py [--runs 3] [--notebooks 1,10,30,100] [--users 10,100,1000,2000,20000]
+                                           [--fleet-owners 500] [--noval-notebooks 30] [--noval-owners 500]
                                            [--cli-notebooks 100] [--cli-users 2000]
                                            [--out bench/synth/RESULTS.md] [--raw bench/synth/results.json]
        .venv/bin/python bench/synth/run.py --report-only   # rewrite RESULTS.md from results.json
 
-Takes about 5 minutes on 2 cores. Raw figures of every run go to results.json.
+Takes about 10 minutes on 2 idle cores with the defaults (much longer on a loaded machine).
+Raw figures of every run go to results.json.
 
 Every measurement is one fresh Python subprocess (``run.py --worker``) with ``node_modules/.bin`` first
 on PATH, so the jsii kernel runs on the project's Node. A worker
@@ -104,10 +106,35 @@ def notebook_raw(count: int, on_start: list[dict[str, Any]]) -> dict[str, Any]:
     return raw
 
 
+FLEET_PER_SHARD = 60
+
+
+def fleet_shards(owners: int) -> int:
+    return max(1, math.ceil(owners / FLEET_PER_SHARD))
+
+
+def fleet_raw(owners: int, on_start: list[dict[str, Any]]) -> dict[str, Any]:
+    """The default notebookEnvironment plus one fleet of ``owners`` made from its notebook."""
+    raw = copy.deepcopy(default_context()["notebookEnvironment"])
+    template = {k: v for k, v in raw["notebooks"][0].items() if k not in ("id", "name")}
+    template["onStart"] = on_start
+    raw["fleets"] = [
+        {
+            "name": "analysts",
+            "shards": fleet_shards(owners),
+            "notebook": template,
+            "owners": [f"user{i:05d}" for i in range(owners)],
+        }
+    ]
+    return raw
+
+
 def studio_raw(users: int) -> dict[str, Any]:
     raw = copy.deepcopy(default_context()["studioEnvironment"])
     raw["users"] = synthetic_users(users)
     raw["userShards"] = shards_for(users)
+    # The default config's private spaces belong to its own users, which the synthetic users replace.
+    raw["spaces"] = [space for space in raw.get("spaces", []) if "owner" not in space]
     return raw
 
 
@@ -164,9 +191,10 @@ def _imports() -> dict[str, Any]:
     from stacks.config import parse_config
     from stacks.notebook_stack import NotebookStack
 
-    # The app keeps a configuration to 30 notebooks (one stack's template must stay under 1 MB); the
-    # 100-notebook size measures the CDK layer only, with that guard and CDK's resource-count check off.
-    stacks.config.MAX_NOTEBOOKS = 10_000
+    # The app refuses a stack above CloudFormation's 500 resources at synth; the 100-notebook size measures
+    # the CDK layer only, with that check and CDK's own resource-count check off.
+    stacks.config.MAX_STACK_RESOURCES = 10**9
+    from stacks.stages import add_stacks
     from stacks.studio_config import parse_studio_config
     from stacks.studio_stack import add_studio, shard_of, user_construct_id
 
@@ -184,6 +212,7 @@ def _imports() -> dict[str, Any]:
         "NotebookStack": NotebookStack,
         "parse_studio_config": parse_studio_config,
         "add_studio": add_studio,
+        "add_stacks": add_stacks,
         "shard_of": shard_of,
         "user_construct_id": user_construct_id,
     }
@@ -431,15 +460,16 @@ def plain_notebooks(m: dict[str, Any], app: Any, count: int, literals: dict[str,
     hook = sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty
     arn_prefix = f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:"
     group = f"{arn_prefix}/aws/sagemaker/NotebookInstances"
+    # Identical hooks: one lifecycle config shared by every notebook, as NotebookStack does.
+    lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
+        stack,
+        f"{spec['notebooks'][0]['id']}LifecycleConfig",
+        on_start=[hook(content=literals["on_start_content"])] if literals["on_start_content"] else None,
+        on_create=[hook(content=literals["on_create_content"])] if literals["on_create_content"] else None,
+    )
     for notebook in spec["notebooks"]:
         nid = notebook["id"]
         name = f"sagemakernotebooks-{nid.lower()}-{hashlib.sha256(nid.encode()).hexdigest()[:8]}"
-        lifecycle = sagemaker.CfnNotebookInstanceLifecycleConfig(
-            stack,
-            f"{nid}LifecycleConfig",
-            on_start=[hook(content=literals["on_start_content"])] if literals["on_start_content"] else None,
-            on_create=[hook(content=literals["on_create_content"])] if literals["on_create_content"] else None,
-        )
         key = kms.CfnKey(
             stack,
             f"{nid}Key",
@@ -686,6 +716,8 @@ def measure(m: dict[str, Any], job: dict[str, Any], literals: dict[str, Any]) ->
     if variant == "constructs":
         if kind == "notebook":
             config = m["parse_config"](notebook_raw(size, literals["on_start"]))
+        elif kind == "fleet":
+            config = m["parse_config"](fleet_raw(size, literals["on_start"]))
         else:
             config = m["parse_studio_config"](studio_raw(size))
     with tempfile.TemporaryDirectory() as tmp:
@@ -696,6 +728,8 @@ def measure(m: dict[str, Any], job: dict[str, Any], literals: dict[str, Any]) ->
             m["NotebookStack"](app, NOTEBOOK_STACK, config=config, description="SageMaker notebook instances")
         elif kind == "notebook":
             plain_notebooks(m, app, size, literals)
+        elif kind == "fleet":
+            m["add_stacks"](app, config, None)
         elif variant == "constructs":
             m["add_studio"](app, config)
         else:
@@ -775,10 +809,13 @@ def subprocess_env() -> dict[str, str]:
 def run_worker(job: dict[str, Any], work: Path) -> dict[str, Any]:
     job_file = work / "job.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
+    env = subprocess_env()
+    if job.get("noval"):
+        env["CDK_VALIDATION"] = "false"  # read by aws-cdk-lib in the jsii kernel, which inherits it
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", str(job_file)],
         cwd=REPO,
-        env=subprocess_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -828,8 +865,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--notebooks", default="1,10,100")
-    parser.add_argument("--users", default="10,100,1000,2000")
+    parser.add_argument("--notebooks", default="1,10,30,100")
+    parser.add_argument("--users", default="10,100,1000,2000,20000")
+    parser.add_argument("--fleet-owners", default="500", help="fleet sizes (constructs only: no plain variant)")
+    parser.add_argument(
+        "--noval-notebooks", default="30", help="notebook sizes also measured with CDK_VALIDATION=false"
+    )
+    parser.add_argument("--noval-owners", default="500", help="fleet sizes also measured with CDK_VALIDATION=false")
     parser.add_argument("--cli-notebooks", default="100", help="sizes also measured with the cdk-synth-like context")
     parser.add_argument("--cli-users", default="2000", help="sizes also measured with the cdk-synth-like context")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
@@ -842,6 +884,7 @@ def main() -> None:
     if args.report_only:
         saved = json.loads(args.raw.read_text(encoding="utf-8"))
         args.runs = saved["runs"]
+        args.fleet_sizes = saved.get("fleets", [])
         loaded = {(k, int(n), v): rs for k, n, v, rs in saved["results"]}
         text = report(
             args, saved["info"], saved["literals"], loaded, saved["notebooks"], saved["users"], saved["elapsed"]
@@ -854,6 +897,7 @@ def main() -> None:
     load_at_start = load_average()
     notebook_sizes = [int(x) for x in args.notebooks.split(",") if x]
     user_sizes = [int(x) for x in args.users.split(",") if x]
+    fleet_sizes = [int(x) for x in args.fleet_owners.split(",") if x]
     results: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="synth-bench-") as tmp:
         work = Path(tmp)
@@ -861,19 +905,31 @@ def main() -> None:
         literals = run_worker({"kind": "prep"}, work)
         literals_file = work / "literals.json"
         literals_file.write_text(json.dumps(literals), encoding="utf-8")
-        plan = [("notebook", n, False) for n in notebook_sizes] + [("studio", n, False) for n in user_sizes]
-        plan += [("notebook", int(n), True) for n in args.cli_notebooks.split(",") if n]
-        plan += [("studio", int(n), True) for n in args.cli_users.split(",") if n]
-        for kind, size, cli in plan:
+        plan = [("notebook", n, "") for n in notebook_sizes] + [("studio", n, "") for n in user_sizes]
+        plan += [("fleet", n, "") for n in fleet_sizes]
+        plan += [("notebook", int(n), "cli") for n in args.cli_notebooks.split(",") if n]
+        plan += [("studio", int(n), "cli") for n in args.cli_users.split(",") if n]
+        plan += [("notebook", int(n), "noval") for n in args.noval_notebooks.split(",") if n]
+        plan += [("fleet", int(n), "noval") for n in args.noval_owners.split(",") if n]
+        for kind, size, mode in plan:
             for run in range(args.runs):
                 variants = ("constructs", "plain") if run % 2 == 0 else ("plain", "constructs")
+                if kind == "fleet":
+                    variants = ("constructs",)
                 for variant in variants:
-                    job = {"kind": kind, "variant": variant, "size": size, "literals": str(literals_file), "cli": cli}
+                    job = {
+                        "kind": kind,
+                        "variant": variant,
+                        "size": size,
+                        "literals": str(literals_file),
+                        "cli": mode == "cli",
+                        "noval": mode == "noval",
+                    }
                     result = run_worker(job, work)
-                    key = f"{variant}-cli" if cli else variant
+                    key = f"{variant}-{mode}" if mode else variant
                     results.setdefault((kind, size, key), []).append(result)
                     print(
-                        f"{kind} {size:>5} {key:<14} run {run + 1}: {result['wall']:.2f} s "
+                        f"{kind} {size:>5} {key:<16} run {run + 1}: {result['wall']:.2f} s "
                         f"({result['resources']} resources, {result['stacks']} stacks)",
                         file=sys.stderr,
                     )
@@ -888,6 +944,7 @@ def main() -> None:
                 "literals": kept,
                 "notebooks": notebook_sizes,
                 "users": user_sizes,
+                "fleets": fleet_sizes,
                 "elapsed": elapsed,
                 "results": [[k, n, v, rs] for (k, n, v), rs in results.items()],
             },
@@ -896,6 +953,7 @@ def main() -> None:
         + "\n",
         encoding="utf-8",
     )
+    args.fleet_sizes = fleet_sizes
     text = report(args, info, literals, results, notebook_sizes, user_sizes, elapsed)
     args.out.write_text(text, encoding="utf-8")
     print(text)
@@ -1003,6 +1061,57 @@ def report(
             f"| {med(walls('studio', n, 'constructs')) / med(walls('studio', n, 'plain')):.2f} "
             f"| {c[0]['largest']['resources']} (`{c[0]['largest']['stack']}`) | {c[0]['largest']['bytes']} |"
         )
+
+    fleet_sizes = getattr(args, "fleet_sizes", [])
+    if fleet_sizes:
+        lines += [
+            "",
+            "## 3. Notebook fleet (`notebookEnvironment.fleets`, constructs only)",
+            "",
+            f"The default notebook stack plus one fleet of N owners made from its notebook, shards = ceil(N / "
+            f"{FLEET_PER_SHARD}), built with `stacks.stages.add_stacks` as app.py does. Each shard stack holds one "
+            "shared lifecycle config and one security group; each notebook adds its instance, role, policy and key.",
+            "",
+            "| owners | shards | stacks | resources | constructs (s) | of which bundling (s) "
+            "| largest template: resources | bytes |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for n in fleet_sizes:
+            c = results[("fleet", n, "constructs")]
+            lines.append(
+                f"| {n} | {fleet_shards(n)} | {c[0]['stacks']} | {c[0]['resources']} "
+                f"| {span(walls('fleet', n, 'constructs'))} | {med(walls('fleet', n, 'constructs', 'bundling')):.2f} "
+                f"| {c[0]['max_resources']} | {c[0]['max_bytes']:,} |"
+            )
+
+    noval_cases = sorted({(k, n) for (k, n, v) in results if v.endswith("-noval")})
+    if noval_cases:
+        lines += [
+            "",
+            "## With `CDK_VALIDATION=false`",
+            "",
+            "The same measurement with the environment variable `CDK_VALIDATION=false` in the worker (the jsii kernel "
+            "inherits it). aws-cdk-lib 2.275 then skips its built-in CloudFormation template validator (added in "
+            "2.262: it checks every resource's properties against the CloudFormation schema inside `app.synth()`; "
+            "the switch is `process.env.CDK_VALIDATION !== 'false'` in core/lib/private/synthesis-validation.js). "
+            "What is given up: property errors (a wrong type, an unknown property, a value out of range) are then "
+            "found only by cfn-lint in the test suite or by CloudFormation at deploy. Construct validations "
+            "(`node.addValidation`) and plugins added with `Validations.of(app).add_plugins` (cdk-nag in app.py) "
+            "still run. The app keeps validation on by default; these runs come after the others.",
+            "",
+            "| case | constructs (s) | plain (s) | vs. default: constructs / plain |",
+            "|---|--:|--:|--:|",
+        ]
+        for kind, n in noval_cases:
+            c = walls(kind, n, "constructs-noval")
+            base_c = med(walls(kind, n, "constructs"))
+            unit = {"notebook": "notebooks", "fleet": "fleet owners", "studio": "users"}[kind]
+            if (kind, n, "plain-noval") in results:
+                p = walls(kind, n, "plain-noval")
+                plain_cells = f"{span(p)} | {med(c) / base_c:.2f}x / {med(p) / med(walls(kind, n, 'plain')):.2f}x"
+            else:
+                plain_cells = f"- | {med(c) / base_c:.2f}x / -"
+            lines.append(f"| {n} {unit} | {span(c)} | {plain_cells} |")
 
     cli_cases = sorted({(k, n) for (k, n, v) in results if v.endswith("-cli")})
     if cli_cases:
@@ -1124,8 +1233,10 @@ def notes(
         out.append(
             f"- Marginal cost per notebook ({a} to {b}): constructs {c * 1000:.0f} ms (of which bundling "
             f"{bundling * 1000:.0f} ms), plain {p * 1000:.0f} ms, i.e. {c / p:.1f}x; without the bundler "
-            f"{(c - bundling) / p:.1f}x. Every notebook bundles the same modules again (tar + xz + base64 of an "
-            "identical hook), one bundle per NotebookLifecycleConfig."
+            f"{(c - bundling) / p:.1f}x. Identical hooks are bundled once per process (memoised by content) and "
+            "share one NotebookLifecycleConfig, so what is left per notebook is the L2 layer (KMS key, role and "
+            "grants, cdk-nag acknowledgments: jsii round trips), not bundling. On this loaded machine (see the "
+            "load average) single runs vary by up to 2x."
         )
         xz = literals.get("xz")
         if xz:
@@ -1176,15 +1287,16 @@ def limit_notes(
         out.append(
             f"- **NotebookStack puts every notebook in one stack**: {fixed_r:.0f} network resources + {per_r:.0f} per "
             f"notebook, and a template of {fixed_b / 1000:.1f} kB + {per_b / 1000:.1f} kB per notebook (the "
-            f"{per_b / 1000:.1f} kB are mostly the {literals['on_start_length'] / 1000:.1f} kB lifecycle Content and "
-            "its LifecycleBundle metadata, repeated for every notebook although it is identical). So at most "
+            f"{literals['on_start_length'] / 1000:.1f} kB lifecycle Content and its LifecycleBundle metadata are in "
+            "the fixed part: notebooks with identical hooks share one lifecycle config). So at most "
             f"{fit_r} notebooks fit CloudFormation's {CFN_RESOURCE_LIMIT} resources, but only {fit_b} fit the "
             f"{TEMPLATE_LIMIT_BYTES:,} bytes that aws-cdk-lib warns about ({fit_c} with `suppressTemplateIndentation`)."
             + (
                 f" The {', '.join(map(str, over))}-notebook case(s) synthesize only because the benchmark disables "
                 "CDK's resource check (`cdk synth` of the real app would stop with TooManyResourcesInStack, and "
                 "aws-cdk-lib also warns `Template size exceeds limit`); such templates cannot be deployed. "
-                "The app therefore refuses more than 30 notebooks per configuration at synth."
+                "The app refuses a stack above 500 resources at synth (`check_stack_resources`); fleets shard "
+                "notebooks over stacks instead."
                 if over
                 else ""
             )

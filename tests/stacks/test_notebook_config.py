@@ -35,7 +35,7 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
     [
         (None, r"notebookEnvironment: expected an object"),
         ({"notebooks": [], "extra": 1}, r"notebookEnvironment.extra: unknown key"),
-        ({}, r"notebookEnvironment.notebooks: required key is missing"),
+        ({}, r"notebookEnvironment: give notebooks, fleets or both"),
         (with_notebook(id="lower"), r"notebooks\[0\].id: 'lower' is invalid"),
         (with_notebook(volumeSizeGiB="20"), r"notebooks\[0\].volumeSizeGiB: expected a whole number"),
         (with_notebook(rootAccess="no"), r"notebooks\[0\].rootAccess: expected true or false"),
@@ -147,10 +147,6 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
         (
             {"notebooks": [{"id": "One", "name": "shared"}, {"id": "Two", "name": "Shared"}]},
             r'notebooks\[1\].name: "Shared" is already the name of notebooks\[0\]; notebook instance names are unique',
-        ),
-        (
-            {"notebooks": [DEFAULT["notebooks"][0]] * 31},
-            r"notebookEnvironment.notebooks: 31 notebooks do not fit one stack",
         ),
         # permissions, role, key, tags, instance options, network (issue 10)
         (

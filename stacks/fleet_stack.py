@@ -1,0 +1,183 @@
+"""Notebook fleets in shard stacks (``SageMakerNotebookFleet<Name>NN``), placed by a stable hash of the owner.
+
+An owner's shard is a jump consistent hash (Lamping and Veach, 2014) of the lower-cased owner over the fleet's
+``shards``: it depends on nothing but the owner and ``shards``, so adding, removing or reordering owners never
+moves anybody else's notebook, and a notebook's construct ID (hence logical ID) comes from its owner alone.
+Raising ``shards`` from n to n+1 moves only the owners that land in the new shard (about 1/(n+1)); a moved
+notebook is deleted and created again (its volume is lost), so give a fleet room to grow from the start.
+
+Each shard stack holds its own lifecycle configs (one per distinct pair of hooks, usually one per stack, named
+by a content hash) and one security group; the notebooks reference the config by name inside the stack, so no
+lifecycle config is exported across stacks. Only the network (VPC and subnet IDs) comes from the
+``SageMakerNotebooks`` stack. Instances are spread over the network's subnets (one per availability zone) by
+another stable hash of the owner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Acknowledgment, Tags, Validations
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from constructs_lib import NotebookInstance, NotebookLifecycleConfig
+from constructs_lib.notebook_lifecycle_config import hooks_content_hash
+from constructs_lib.private_network import PrivateNotebookNetwork
+from stacks.base import LookupFreeStack
+from stacks.config import MAX_STACK_RESOURCES, NotebookSpec, check_stack_resources
+from stacks.fleet_config import MAX_SHARDS, FleetNotebook, FleetSpec
+from stacks.notebook_stack import ExistingNetwork
+
+RESOURCES_PER_NOTEBOOK = 4
+"""Instance, role, its policy and KMS key; a shard adds one security group and its lifecycle configs."""
+
+
+def _key(owner: str, salt: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{salt}{owner.lower()}".encode()).digest()[:8], "big")
+
+
+def shard_of(owner: str, shards: int) -> int:
+    """Jump consistent hash of the owner: stable for a given ``shards``, independent of the other owners."""
+    key, bucket, jump = _key(owner, ""), -1, 0
+    while jump < shards:
+        bucket = jump
+        key = (key * 2862933555777941757 + 1) % 2**64
+        jump = int((bucket + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+    return bucket
+
+
+def subnet_index(owner: str, subnets: int) -> int:
+    """The owner's subnet among ``subnets`` (one per availability zone): stable, spread evenly."""
+    return _key(owner, "subnet:") % subnets
+
+
+def shards_needed(fleet: FleetSpec, per_stack: int) -> int | None:
+    """The smallest shard count whose fullest shard holds at most ``per_stack`` notebooks (``None``: over 100)."""
+    for shards in range(1, MAX_SHARDS + 1):
+        sizes: dict[int, int] = {}
+        for notebook in fleet.notebooks:
+            index = shard_of(notebook.owner, shards)
+            sizes[index] = sizes.get(index, 0) + 1
+        if max(sizes.values(), default=0) <= per_stack:
+            return shards
+    return None
+
+
+class NotebookFleetStack(LookupFreeStack):
+    """One shard of a fleet. ``self.notebooks`` (by owner), ``self.lifecycle_configs`` (by content hash)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        fleet: FleetSpec,
+        notebooks: Sequence[FleetNotebook],
+        network: PrivateNotebookNetwork | ExistingNetwork | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.lifecycle_configs: dict[str, NotebookLifecycleConfig] = {}
+        self.notebooks: dict[str, NotebookInstance] = {}
+        security_groups: list[ec2.ISecurityGroup] = []
+        subnets: list[ec2.ISubnet] = []
+        if network is not None:
+            security_groups.append(
+                ec2.SecurityGroup(
+                    self,
+                    "SecurityGroup",
+                    vpc=network.vpc,
+                    description=f"Notebook fleet {fleet.name}: no inbound rules, its notebooks cannot reach each other",
+                    allow_all_outbound=True,
+                )
+            )
+            subnets = (
+                network.subnets.subnets or network.vpc.select_subnets(subnet_type=network.subnets.subnet_type).subnets
+            )
+        for entry in notebooks:
+            spec = entry.notebook
+            lifecycle = self._lifecycle_config(spec) if spec.on_start or spec.on_create else None
+            notebook = NotebookInstance(
+                self,
+                spec.id,
+                name=spec.name,
+                instance_type=spec.instance_type,
+                platform_identifier=spec.platform_identifier,
+                volume_size_gib=spec.volume_size_gib,
+                root_access=spec.root_access,
+                lifecycle_config=lifecycle,
+                vpc=network.vpc if network else None,
+                vpc_subnets=ec2.SubnetSelection(subnets=[subnets[subnet_index(entry.owner, len(subnets))]])
+                if subnets
+                else None,
+                security_groups=security_groups or None,
+            )
+            for key, value in (("Fleet", fleet.name), ("Owner", entry.owner), *entry.tags):
+                Tags.of(notebook).add(key, value)
+            if network is None:
+                for rule in ("AwsSolutions-SM1", "AwsSolutions-SM3"):
+                    Validations.of(notebook.notebook_instance).acknowledge(
+                        Acknowledgment(
+                            id=f"AwsSolutions::{rule}",
+                            reason="The configuration sets privateNetwork to false: this notebook deliberately has "
+                            "no VPC and direct internet access.",
+                        )
+                    )
+            self.notebooks[entry.owner] = notebook
+        fixed = len(self.lifecycle_configs) + len(security_groups)
+        needed = shards_needed(fleet, (MAX_STACK_RESOURCES - fixed) // RESOURCES_PER_NOTEBOOK)
+        check_stack_resources(
+            self,
+            f"fleet {fleet.name!r} has {len(fleet.notebooks)} owners in {fleet.shards} shard(s) and this shard got "
+            f"{len(notebooks)}; "
+            + (
+                f"set its shards to {needed} or more (changing shards moves some owners to other stacks, which "
+                "replaces their notebooks)."
+                if needed is not None
+                else "split the owners over several fleets."
+            ),
+        )
+
+    def _lifecycle_config(self, spec: NotebookSpec) -> NotebookLifecycleConfig:
+        """The shard's config for these hooks, shared by every notebook with the same; named by content hash."""
+        digest = hooks_content_hash(
+            on_start=spec.on_start, on_create=spec.on_create, archive_location=spec.archive_location
+        )
+        if digest not in self.lifecycle_configs:
+            self.lifecycle_configs[digest] = NotebookLifecycleConfig(
+                self,
+                f"LifecycleConfig{digest}",
+                on_start=spec.on_start,
+                on_create=spec.on_create,
+                archive_location=spec.archive_location,
+            )
+        return self.lifecycle_configs[digest]
+
+
+def add_fleets(
+    scope: Construct,
+    fleets: Sequence[FleetSpec],
+    network: PrivateNotebookNetwork | ExistingNetwork | None,
+    **kwargs: Any,
+) -> dict[str, NotebookFleetStack]:
+    """One stack per non-empty shard of each fleet, by stack id."""
+    stacks: dict[str, NotebookFleetStack] = {}
+    for fleet in fleets:
+        shards: dict[int, list[FleetNotebook]] = {}
+        for notebook in fleet.notebooks:
+            shards.setdefault(shard_of(notebook.owner, fleet.shards), []).append(notebook)
+        for index in sorted(shards):
+            stack_id = f"{fleet.stack_prefix}{index:02d}"
+            stacks[stack_id] = NotebookFleetStack(
+                scope,
+                stack_id,
+                fleet=fleet,
+                notebooks=shards[index],
+                network=network,
+                description=f"SageMaker notebook fleet {fleet.name}, shard {index} of {fleet.shards}",
+                **kwargs,
+            )
+    return stacks
