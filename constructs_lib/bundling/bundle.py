@@ -38,6 +38,7 @@ from constructs_lib.bundling.limits import (
     USER_LOG_KEEP_BYTES,
 )
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
+from constructs_lib.bundling.shell_minify import minified_if_same_to_bash
 from constructs_lib.errors import LifecycleConfigError
 
 RUNNER_PACKAGE = "lifecycle_scripts.runner"
@@ -99,6 +100,12 @@ def _sha256(data: bytes) -> str:
 def encoded_length(size: int) -> int:
     """The length AWS checks for a script of ``size`` bytes: characters of its base64."""
     return 4 * ((size + 2) // 3)
+
+
+def carried_runner(text: str) -> str:
+    """The runner as the archive carries it: minified by shfmt when bash prints the same code, else by
+    ``minify_shell``."""
+    return minified_if_same_to_bash(text) or minify_shell(text)
 
 
 def minify_shell(text: str) -> str:
@@ -274,7 +281,7 @@ class LifecycleBundle:
             for i, m in self._numbered(modules)
         )
         files: dict[str, tuple[bytes, int]] = {
-            "runner.sh": (minify_shell(_runner_file("runner.sh")).encode("utf-8"), 0o755),
+            "runner.sh": (carried_runner(_runner_file("runner.sh")).encode("utf-8"), 0o755),
             "bundle.env": ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o644),
             "plan.tsv": (plan.encode("utf-8"), 0o644),
         }
@@ -287,9 +294,10 @@ class LifecycleBundle:
         return list(enumerate(modules, start=1))
 
     def _header(self, modules: Sequence[Module]) -> str:
+        # The module list is in the manifest (Metadata) and in plan.tsv: listing it here too would cost the
+        # hook's room a second time, uncompressed.
         lines = [
             f"# SageMaker lifecycle hook {self.hook}, built by constructs_lib: change the CDK app, not this file.",
-            "# Modules: " + (" ".join(m.name for m in modules) or "(none)") + " (manifest in the Metadata)",
         ]
         lines += [f"# {line}".rstrip() for line in self.description.splitlines()]
         return "\n".join(lines)
@@ -391,6 +399,8 @@ class LifecycleBundle:
             }
             if module.comments_stripped:
                 entry["commentsStripped"] = True
+            if module.minified:
+                entry["minified"] = True
             if module.settings:
                 entry["settings"] = dict(module.settings)
             if module.files:

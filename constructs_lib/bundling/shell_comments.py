@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
+
+from constructs_lib.bundling.bash_check import is_shell_script, printed_by_bash
 
 _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(?:'([^']+)'|\"([^\"]+)\"|\\?([^\s;&|<>()'\"]+))")
 _ANY_HEREDOC = re.compile(r"(?<!<)<<(?!<)")
@@ -46,35 +47,6 @@ def strip_comment_lines(script: str) -> str:
     return "\n".join(kept)
 
 
-SHELL_SHEBANG = re.compile(r"#!\s*(?:/usr)?/bin/(?:env\s+)?(?:bash|sh)(?:\s.*)?")
-BASH_CHECK_SECONDS = 10
-
-
-def is_shell_script(script: str) -> bool:
-    """A script that bash or sh runs, by its shebang."""
-    return SHELL_SHEBANG.fullmatch(script.split("\n", 1)[0].rstrip()) is not None
-
-
-def _printed_by_bash(bash: str, script: str, directory: Path) -> str | None:
-    """``declare -f`` of a function whose body is ``script`` (the code without comments); ``None`` when bash
-    does not take it as a function body (a syntax error, an option the body needs first...)."""
-    wrapper = directory / "wrapper.sh"
-    wrapper.write_text("__lcc_body() {\n" + script + "\n}\ndeclare -f __lcc_body\n", encoding="utf-8")
-    try:
-        result = subprocess.run(
-            [bash, "--norc", "--noprofile", str(wrapper)],
-            capture_output=True,
-            cwd=directory,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-            timeout=BASH_CHECK_SECONDS,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0 or result.stderr:
-        return None
-    return result.stdout.decode("utf-8", "replace")
-
-
 @functools.lru_cache(maxsize=512)
 def stripped_if_same_to_bash(script: str) -> str | None:
     """``script`` without its comment lines, when bash prints the same code for both; else ``None`` (also
@@ -84,6 +56,6 @@ def stripped_if_same_to_bash(script: str) -> str | None:
     if stripped == script or bash is None or not is_shell_script(script):
         return None
     with tempfile.TemporaryDirectory(prefix="lcc-strip-") as tmp:
-        before = _printed_by_bash(bash, script, Path(tmp))
-        after = _printed_by_bash(bash, stripped, Path(tmp))
+        before = printed_by_bash(bash, script, Path(tmp))
+        after = printed_by_bash(bash, stripped, Path(tmp))
     return stripped if before is not None and before == after else None
