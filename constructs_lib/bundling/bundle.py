@@ -104,8 +104,19 @@ def encoded_length(size: int) -> int:
 
 def carried_runner(text: str) -> str:
     """The runner as the archive carries it: minified by shfmt when bash prints the same code, else by
-    ``minify_shell``."""
-    return minified_if_same_to_bash(text) or minify_shell(text)
+    ``minify_shell``. shfmt drops the runner's shellcheck directives with the other comments: the minified form
+    gets them back as one file-wide directive after the shebang, so that it still passes shellcheck."""
+    minified = minified_if_same_to_bash(text)
+    if minified is None:
+        return minify_shell(text)
+    directives = [line.strip() for line in text.splitlines() if line.strip().startswith("# shellcheck ")]
+    codes = set(re.findall(r"SC\d{4}", " ".join(d.split("  #")[0] for d in directives if "disable=" in d)))
+    if any("source=" in d for d in directives):
+        codes.add("SC1091")  # "not following" a sourced file, which is what source=/dev/null asked for
+    if not codes:
+        return minified
+    shebang, rest = minified.split("\n", 1)
+    return f"{shebang}\n# shellcheck disable={','.join(sorted(codes))}\n{rest}"
 
 
 def minify_shell(text: str) -> str:
