@@ -319,7 +319,7 @@ def _settings_of(settings_sh: bytes | None, module: str) -> dict[str, str]:
 # -- the manifest against the content -----------------------------------------------------------------
 
 
-UNDERIVABLE_KEYS = frozenset({"commentsStripped"})
+UNDERIVABLE_KEYS = frozenset({"commentsStripped", "minified"})
 """Manifest keys about how a module was packed, which the decoded archive cannot confirm or deny."""
 
 
