@@ -38,7 +38,7 @@ from constructs_lib.bundling.limits import (
     USER_LOG_KEEP_BYTES,
 )
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
-from constructs_lib.bundling.shell_minify import minified_if_same_to_bash
+from constructs_lib.bundling.shell_minify import SHFMT, minified_if_same_to_bash
 from constructs_lib.errors import LifecycleConfigError
 
 RUNNER_PACKAGE = "lifecycle_scripts.runner"
@@ -106,9 +106,10 @@ def carried_runner(text: str) -> str:
     """The runner as the archive carries it: minified by shfmt when bash prints the same code, else by
     ``minify_shell``. shfmt drops the runner's shellcheck directives with the other comments: the minified form
     gets them back as one file-wide directive after the shebang, so that it still passes shellcheck."""
-    minified = minified_if_same_to_bash(text)
-    if minified is None:
+    carried = minified_if_same_to_bash(text)
+    if carried is None or carried[1] != SHFMT:
         return minify_shell(text)
+    minified = carried[0]
     directives = [line.strip() for line in text.splitlines() if line.strip().startswith("# shellcheck ")]
     codes = set(re.findall(r"SC\d{4}", " ".join(d.split("  #")[0] for d in directives if "disable=" in d)))
     if any("source=" in d for d in directives):
@@ -411,7 +412,7 @@ class LifecycleBundle:
             if module.comments_stripped:
                 entry["commentsStripped"] = True
             if module.minified:
-                entry["minified"] = True
+                entry["minified"] = module.minified
             if module.settings:
                 entry["settings"] = dict(module.settings)
             if module.files:

@@ -94,8 +94,9 @@ class Module:
     (scripts checked in the test suite, as the catalogue's); ``False`` never."""
     minify: bool = True
     """Carry a shell script minified by ``shfmt -mn`` when bash's ``declare -f`` prints the same code for the
-    minified and the comment-handled text (checked at synth; else that text is carried). Never applied with
-    ``strip_comments=False``, which carries the script as written."""
+    minified and the comment-handled text, else trimmed of blank lines and indentation when bash agrees to that
+    (checked at synth; else the comment-handled text is carried). Never applied with ``strip_comments=False``,
+    which carries the script as written."""
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"
@@ -145,9 +146,13 @@ class Module:
     def packed_script(self) -> str:
         """The script as the bundle carries it."""
         text = self._comment_handled
+        minified = self._minified(text)
+        return text if minified is None else minified[0]
+
+    def _minified(self, text: str) -> tuple[str, str] | None:
         if not self.minify or self.strip_comments is False:
-            return text
-        return minified_if_same_to_bash(text) or text
+            return None
+        return minified_if_same_to_bash(text)
 
     @property
     def comments_stripped(self) -> bool:
@@ -155,9 +160,11 @@ class Module:
         return self._comment_handled != self.script
 
     @property
-    def minified(self) -> bool:
-        """Whether the bundle carries the script as minified by shfmt."""
-        return self.packed_script != self._comment_handled
+    def minified(self) -> str | None:
+        """How the bundle's copy was minified: "shfmt" (``shfmt -mn``), "trimmed" (blank lines and indentation
+        dropped as well as comments), or ``None`` (carried as the comment handling left it)."""
+        minified = self._minified(self._comment_handled)
+        return None if minified is None else minified[1]
 
     @property
     def budget_seconds(self) -> int:

@@ -22,7 +22,9 @@ _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(?:'([^']+)'|\"([^\"]+)\"|\\?([^\s;&
 _ANY_HEREDOC = re.compile(r"(?<!<)<<(?!<)")
 
 
-def strip_comment_lines(script: str) -> str:
+def strip_comment_lines(script: str, *, trim: bool = False) -> str:
+    """``script`` without comment-only lines outside here-documents; with ``trim`` also without blank lines and
+    indentation there (only as a candidate for bash's check: a multi-line string would change)."""
     lines = script.split("\n")
     kept = lines[:1]
     pending: list[tuple[bool, str]] = []  # here-documents opened on the current line: (dash, word)
@@ -34,9 +36,9 @@ def strip_comment_lines(script: str) -> str:
             if (line.lstrip("\t") if dash else line) == word:
                 in_heredoc = pending.pop(0) if pending else None
             continue
-        if line.lstrip().startswith("#"):
+        if line.lstrip().startswith("#") or (trim and not line.strip() and number < len(lines) - 1):
             continue
-        kept.append(line)
+        kept.append(line.lstrip() if trim else line)
         found = list(_HEREDOC.finditer(line))
         if len(found) != len(_ANY_HEREDOC.findall(line)):
             # A here-document this parser does not understand: keep the rest of the script as it is.

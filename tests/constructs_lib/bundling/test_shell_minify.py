@@ -44,9 +44,9 @@ def test_shfmt_is_the_pinned_dependency_of_the_library() -> None:
 @pytest.mark.parametrize("script", MINIFIED)
 def test_every_notebook_script_and_the_runner_minify_to_what_bash_runs(script: str, tmp_path: Path) -> None:
     text = (ROOT / script).read_text()
-    minified = minified_if_same_to_bash(text)
-    assert minified is not None and len(minified) < len(text)
-    assert as_bash_sees_it(minified, tmp_path) == as_bash_sees_it(text, tmp_path)
+    carried = minified_if_same_to_bash(text)
+    assert carried is not None and carried[1] == "shfmt" and len(carried[0]) < len(text)
+    assert as_bash_sees_it(carried[0], tmp_path) == as_bash_sees_it(text, tmp_path)
 
 
 def test_the_runner_is_carried_as_shfmt_prints_it_and_smaller_than_before() -> None:
@@ -66,7 +66,7 @@ def test_other_shipped_scripts_are_carried_minified_only_where_bash_agrees(scrip
     module = Module(name="shipped", script=text, strip_comments=True)
     reference = strip_comment_lines(text)
     assert as_bash_sees_it(module.packed_script, tmp_path) == as_bash_sees_it(reference, tmp_path)
-    assert module.minified == (module.packed_script != reference)
+    assert (module.minified is not None) == (module.packed_script != reference)
 
 
 TEAM = """#!/bin/bash
@@ -81,12 +81,12 @@ fi
 
 def test_a_team_script_is_carried_minified_and_the_manifest_says_so() -> None:
     module = Module(name="team", script=TEAM)
-    assert module.minified and module.comments_stripped
+    assert module.minified == "shfmt" and module.comments_stripped
     assert module.packed_script == '#!/bin/bash\nset -euo pipefail\nif [ -f /etc/pki/ca.pem ];then\necho "found"\nfi\n'
     bundle = LifecycleBundle(hook="on-start", modules=[module])
     assert files_of(bundle.script)["modules/01-team/run"] == module.packed_script.encode()
     entry = bundle.manifest["modules"][0]
-    assert entry["minified"] is True and entry["scriptBytes"] == len(module.packed_script)
+    assert entry["minified"] == "shfmt" and entry["scriptBytes"] == len(module.packed_script)
 
 
 def test_minify_false_and_strip_comments_false_carry_no_minified_form() -> None:
@@ -118,20 +118,20 @@ def test_a_script_minification_cannot_vouch_for_is_packed_as_written(script: str
 
 def test_a_minified_form_bash_prints_differently_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # A minifier that changes the code (a stand-in for a shfmt bug): bash's printer tells, and the script is
-    # carried as written.
+    # carried trimmed instead.
     real = bash_check.shfmt_minified
     script = "#!/bin/bash\n# c\necho   one\n"
 
     def wrong(text: str) -> str | None:
         out = real(text)
-        return out.replace("one", "two") if out is not None and text == script else out
+        return out.replace("one", "two") if out is not None else out
 
     monkeypatch.setattr("constructs_lib.bundling.shell_minify.shfmt_minified", wrong)
     minified_if_same_to_bash.cache_clear()
     try:
-        assert minified_if_same_to_bash(script) is None
-        module = Module(name="bug", script=script, strip_comments=False)
-        assert module.packed_script == script
+        assert minified_if_same_to_bash(script) == ("#!/bin/bash\necho   one\n", "trimmed")
+        module = Module(name="bug", script=script)  # comment line stripped; shfmt's form refused; nothing to trim
+        assert module.minified is None and module.packed_script == "#!/bin/bash\necho   one\n"
     finally:
         minified_if_same_to_bash.cache_clear()
 
@@ -163,3 +163,23 @@ def test_without_shfmt_scripts_are_carried_unminified(monkeypatch: pytest.Monkey
         assert minified_if_same_to_bash(TEAM) is None
     finally:
         minified_if_same_to_bash.cache_clear()
+
+
+SIMPLIFIED_BY_SHFMT = '#!/bin/bash\n# c\nif true; then\n    echo "${HOME}"\n\n    cat <<EOF\n  kept indented\nEOF\nfi\n'
+
+
+def test_a_script_shfmt_would_simplify_is_carried_trimmed_where_bash_agrees(tmp_path: Path) -> None:
+    # shfmt -mn writes "$HOME" for "${HOME}": bash prints that differently, so the check refuses shfmt's form and
+    # takes the script without comment lines, blank lines and indentation (a here-document's body is kept).
+    module = Module(name="team", script=SIMPLIFIED_BY_SHFMT)
+    assert module.minified == "trimmed"
+    assert module.packed_script == '#!/bin/bash\nif true; then\necho "${HOME}"\ncat <<EOF\n  kept indented\nEOF\nfi\n'
+    assert as_bash_sees_it(module.packed_script, tmp_path) == as_bash_sees_it(SIMPLIFIED_BY_SHFMT, tmp_path)
+    entry = LifecycleBundle(hook="on-start", modules=[module]).manifest["modules"][0]
+    assert entry["minified"] == "trimmed"
+
+
+def test_trimming_that_would_change_a_multi_line_string_is_refused() -> None:
+    script = '#!/bin/bash\necho "a\n   b ${HOME}"\n  echo "${HOME}"\n'
+    module = Module(name="team", script=script)
+    assert module.minified is None and module.packed_script == script

@@ -27,7 +27,7 @@ def test_a_commented_shell_script_is_packed_without_its_comment_lines() -> None:
     bundle = LifecycleBundle(hook="on-start", modules=[module])
     assert files_of(bundle.script)["modules/01-team/run"] == module.packed_script.encode()
     assert bundle.manifest["modules"][0]["commentsStripped"] is True
-    assert bundle.manifest["modules"][0]["minified"] is True
+    assert bundle.manifest["modules"][0]["minified"] == "shfmt"
 
 
 @pytest.mark.parametrize(
