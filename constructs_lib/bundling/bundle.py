@@ -41,6 +41,7 @@ from constructs_lib.bundling.limits import (
     USER_LOG_KEEP_BYTES,
 )
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
+from constructs_lib.bundling.shell_minify import SHFMT, minified_if_same_to_bash
 from constructs_lib.errors import LifecycleConfigError
 
 RUNNER_PACKAGE = "lifecycle_scripts.runner"
@@ -102,6 +103,24 @@ def _sha256(data: bytes) -> str:
 def encoded_length(size: int) -> int:
     """The length AWS checks for a script of ``size`` bytes: characters of its base64."""
     return 4 * ((size + 2) // 3)
+
+
+def carried_runner(text: str) -> str:
+    """The runner as the archive carries it: minified by shfmt when bash prints the same code, else by
+    ``minify_shell``. shfmt drops the runner's shellcheck directives with the other comments: the minified form
+    gets them back as one file-wide directive after the shebang, so that it still passes shellcheck."""
+    carried = minified_if_same_to_bash(text)
+    if carried is None or carried[1] != SHFMT:
+        return minify_shell(text)
+    minified = carried[0]
+    directives = [line.strip() for line in text.splitlines() if line.strip().startswith("# shellcheck ")]
+    codes = set(re.findall(r"SC\d{4}", " ".join(d.split("  #")[0] for d in directives if "disable=" in d)))
+    if any("source=" in d for d in directives):
+        codes.add("SC1091")  # "not following" a sourced file, which is what source=/dev/null asked for
+    if not codes:
+        return minified
+    shebang, rest = minified.split("\n", 1)
+    return f"{shebang}\n# shellcheck disable={','.join(sorted(codes))}\n{rest}"
 
 
 def minify_shell(text: str) -> str:
@@ -293,7 +312,7 @@ class LifecycleBundle:
             for i, m in self._numbered(modules)
         )
         files: dict[str, tuple[bytes, int]] = {
-            "runner.sh": (minify_shell(_runner_file("runner.sh")).encode("utf-8"), 0o755),
+            "runner.sh": (carried_runner(_runner_file("runner.sh")).encode("utf-8"), 0o755),
             "bundle.env": ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o644),
             "plan.tsv": (plan.encode("utf-8"), 0o644),
         }
@@ -306,9 +325,10 @@ class LifecycleBundle:
         return list(enumerate(modules, start=1))
 
     def _header(self, modules: Sequence[Module]) -> str:
+        # The module list is in the manifest (Metadata) and in plan.tsv: listing it here too would cost the
+        # hook's room a second time, uncompressed.
         lines = [
             f"# SageMaker lifecycle hook {self.hook}, built by constructs_lib: change the CDK app, not this file.",
-            "# Modules: " + (" ".join(m.name for m in modules) or "(none)") + " (manifest in the Metadata)",
         ]
         lines += [f"# {line}".rstrip() for line in self.description.splitlines()]
         return "\n".join(lines)
@@ -446,6 +466,8 @@ class LifecycleBundle:
             }
             if module.comments_stripped:
                 entry["commentsStripped"] = True
+            if module.minified:
+                entry["minified"] = module.minified
             if module.literal_settings:
                 entry["settings"] = module.literal_settings
             if module.deploy_time_settings:

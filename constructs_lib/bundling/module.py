@@ -18,6 +18,7 @@ from constructs_lib.bundling.limits import (
     RESERVED_SETTING_NAMES,
 )
 from constructs_lib.bundling.shell_comments import strip_comment_lines, stripped_if_same_to_bash
+from constructs_lib.bundling.shell_minify import minified_if_same_to_bash
 from constructs_lib.errors import LifecycleConfigError
 
 
@@ -97,6 +98,11 @@ class Module:
     """Pack the script without its comment-only lines: ``None`` (the default) when it is a shell script and
     bash prints the same code for it either way (checked at synth with ``declare -f``); ``True`` always
     (scripts checked in the test suite, as the catalogue's); ``False`` never."""
+    minify: bool = True
+    """Carry a shell script minified by ``shfmt -mn`` when bash's ``declare -f`` prints the same code for the
+    minified and the comment-handled text, else trimmed of blank lines and indentation when bash agrees to that
+    (checked at synth; else the comment-handled text is carried). Never applied with ``strip_comments=False``,
+    which carries the script as written."""
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"
@@ -128,6 +134,8 @@ class Module:
             raise LifecycleConfigError(
                 f"{where}: strip_comments must be None (when bash agrees), True or False, got {self.strip_comments!r}."
             )
+        if not isinstance(self.minify, bool):
+            raise LifecycleConfigError(f"{where}: minify must be True or False, got {self.minify!r}.")
         if not self.targets:
             raise LifecycleConfigError(f"{where}: targets is empty; name at least one Target.")
 
@@ -140,16 +148,34 @@ class Module:
         return cls(script=_text(data, f"module script {str(path)!r}"), **props)  # type: ignore[arg-type]
 
     @property
-    def packed_script(self) -> str:
-        """The script as the bundle carries it."""
+    def _comment_handled(self) -> str:
         if self.strip_comments is None:
             return stripped_if_same_to_bash(self.script) or self.script
         return strip_comment_lines(self.script) if self.strip_comments else self.script
 
     @property
+    def packed_script(self) -> str:
+        """The script as the bundle carries it."""
+        text = self._comment_handled
+        minified = self._minified(text)
+        return text if minified is None else minified[0]
+
+    def _minified(self, text: str) -> tuple[str, str] | None:
+        if not self.minify or self.strip_comments is False:
+            return None
+        return minified_if_same_to_bash(text)
+
+    @property
     def comments_stripped(self) -> bool:
-        """Whether the bundle carries the script without comment lines."""
-        return self.packed_script != self.script
+        """Whether comment lines were dropped before any minification."""
+        return self._comment_handled != self.script
+
+    @property
+    def minified(self) -> str | None:
+        """How the bundle's copy was minified: "shfmt" (``shfmt -mn``), "trimmed" (blank lines and indentation
+        dropped as well as comments), or ``None`` (carried as the comment handling left it)."""
+        minified = self._minified(self._comment_handled)
+        return None if minified is None else minified[1]
 
     @property
     def budget_seconds(self) -> int:

@@ -13,15 +13,18 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
+
+from constructs_lib.bundling.bash_check import is_shell_script, printed_by_bash
 
 _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)\s*(?:'([^']+)'|\"([^\"]+)\"|\\?([^\s;&|<>()'\"]+))")
 _ANY_HEREDOC = re.compile(r"(?<!<)<<(?!<)")
 
 
-def strip_comment_lines(script: str) -> str:
+def strip_comment_lines(script: str, *, trim: bool = False) -> str:
+    """``script`` without comment-only lines outside here-documents; with ``trim`` also without blank lines and
+    indentation there (only as a candidate for bash's check: a multi-line string would change)."""
     lines = script.split("\n")
     kept = lines[:1]
     pending: list[tuple[bool, str]] = []  # here-documents opened on the current line: (dash, word)
@@ -33,9 +36,9 @@ def strip_comment_lines(script: str) -> str:
             if (line.lstrip("\t") if dash else line) == word:
                 in_heredoc = pending.pop(0) if pending else None
             continue
-        if line.lstrip().startswith("#"):
+        if line.lstrip().startswith("#") or (trim and not line.strip() and number < len(lines) - 1):
             continue
-        kept.append(line)
+        kept.append(line.lstrip() if trim else line)
         found = list(_HEREDOC.finditer(line))
         if len(found) != len(_ANY_HEREDOC.findall(line)):
             # A here-document this parser does not understand: keep the rest of the script as it is.
@@ -44,35 +47,6 @@ def strip_comment_lines(script: str) -> str:
         if pending:
             in_heredoc = pending.pop(0)
     return "\n".join(kept)
-
-
-SHELL_SHEBANG = re.compile(r"#!\s*(?:/usr)?/bin/(?:env\s+)?(?:bash|sh)(?:\s.*)?")
-BASH_CHECK_SECONDS = 10
-
-
-def is_shell_script(script: str) -> bool:
-    """A script that bash or sh runs, by its shebang."""
-    return SHELL_SHEBANG.fullmatch(script.split("\n", 1)[0].rstrip()) is not None
-
-
-def _printed_by_bash(bash: str, script: str, directory: Path) -> str | None:
-    """``declare -f`` of a function whose body is ``script`` (the code without comments); ``None`` when bash
-    does not take it as a function body (a syntax error, an option the body needs first...)."""
-    wrapper = directory / "wrapper.sh"
-    wrapper.write_text("__lcc_body() {\n" + script + "\n}\ndeclare -f __lcc_body\n", encoding="utf-8")
-    try:
-        result = subprocess.run(
-            [bash, "--norc", "--noprofile", str(wrapper)],
-            capture_output=True,
-            cwd=directory,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-            timeout=BASH_CHECK_SECONDS,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0 or result.stderr:
-        return None
-    return result.stdout.decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=512)
@@ -84,6 +58,6 @@ def stripped_if_same_to_bash(script: str) -> str | None:
     if stripped == script or bash is None or not is_shell_script(script):
         return None
     with tempfile.TemporaryDirectory(prefix="lcc-strip-") as tmp:
-        before = _printed_by_bash(bash, script, Path(tmp))
-        after = _printed_by_bash(bash, stripped, Path(tmp))
+        before = printed_by_bash(bash, script, Path(tmp))
+        after = printed_by_bash(bash, stripped, Path(tmp))
     return stripped if before is not None and before == after else None

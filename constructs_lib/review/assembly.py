@@ -320,7 +320,7 @@ def _settings_of(settings_sh: bytes | None, module: str) -> dict[str, str]:
 # -- the manifest against the content -----------------------------------------------------------------
 
 
-UNDERIVABLE_KEYS = frozenset({"commentsStripped", "deployTimeSettings"})
+UNDERIVABLE_KEYS = frozenset({"commentsStripped", "minified", "deployTimeSettings"})
 """Manifest keys about how a module was packed or filled in at deploy time, which the decoded archive cannot
 confirm or deny (deploy-time settings are in the hook script, outside the archive)."""
 

@@ -21,22 +21,22 @@ for dir in "$envs"/*/; do
   dir="${dir%/}"
   name="${dir##*/}"
   python="$dir/bin/python"
-  if [[ ! "$name" =~ ^[A-Za-z0-9._-]+$ ]]; then
+  if [[ ! $name =~ ^[A-Za-z0-9._-]+$ ]]; then
     echo "$name: skipped: not a valid kernel name (letters, digits, '.', '_' and '-' only)"
-    skipped=$((skipped + 1))
+    skipped=$((skipped+1))
   elif [ ! -x "$python" ]; then
     echo "$name: skipped: no bin/python"
-    skipped=$((skipped + 1))
+    skipped=$((skipped+1))
   elif ! timeout 30 "$python" -c 'import ipykernel' >/dev/null 2>&1; then
     echo "$name: skipped: no ipykernel (install it in the environment to get a kernel)"
-    skipped=$((skipped + 1))
+    skipped=$((skipped+1))
   elif output=$(timeout 30 "$python" -m ipykernel install --user --name "$name" \
     --display-name "$DISPLAY_PREFIX ($name)" 2>&1); then
     echo "$name: kernel registered as \"$DISPLAY_PREFIX ($name)\""
-    registered=$((registered + 1))
+    registered=$((registered+1))
   else
     echo "$name: FAILED to register the kernel: ${output//$'\n'/ | }"
-    failed=$((failed + 1))
+    failed=$((failed+1))
   fi
 done
 

@@ -35,7 +35,7 @@ flock 9
 read -r -a package_specs <<<"$PACKAGES"
 channel_args=()  # expanded as ${a[@]+...}: bash 4.2 (Amazon Linux 2) treats an empty array as unset
 if [ -n "$CHANNEL" ]; then channel_args=(-c "$CHANNEL"); fi
-wanted="python=$PYTHON_VERSION ipykernel ${PACKAGES} channel=${CHANNEL:-default}"
+wanted="python=$PYTHON_VERSION ipykernel $PACKAGES channel=${CHANNEL:-default}"
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   echo "$ENV_NAME: $real_prefix already has $PACKAGES; nothing to install"

@@ -25,7 +25,7 @@ set_option() {  # set_option KEY VALUE
 
 set_option user.name "$CFG_USER_NAME"
 set_option user.email "$CFG_USER_EMAIL"
-for ((i = 1; i <= CFG_COUNT; i++)); do
+for ((i=1; i<=CFG_COUNT; i++)); do
   key_var="CFG_KEY_$i"
   value_var="CFG_VALUE_$i"
   set_option "${!key_var}" "${!value_var}"

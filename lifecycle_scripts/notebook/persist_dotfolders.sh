@@ -14,7 +14,7 @@ chmod 0700 "$store"
 
 # The link is relative to the home directory when the volume is inside it (always on notebook
 # instances), so it resolves the same on the instance and in a test sandbox.
-if [[ "$store" == "$NB_HOME"/* ]]; then
+if [[ $store == "$NB_HOME"/* ]]; then
   link_base="${store#"$NB_HOME"/}"
 else
   link_base="${store#"$LCC_ROOT"}"

@@ -148,7 +148,7 @@ run_module() {
     log "$name" "not run: could not create its output pipe"
     return
   fi
-  LC_ALL=C timeout -k 1 $((budget + KILL_GRACE + LOG_DRAIN + 1)) /bin/sh -c 'stdbuf -oL fold -b -w 4096 | awk "$@"' lcc-log \
+  LC_ALL=C timeout -k 1 $((budget+KILL_GRACE+LOG_DRAIN+1)) /bin/sh -c 'stdbuf -oL fold -b -w 4096 | awk "$@"' lcc-log \
     "${AWK_OPTS[@]}" -v p="[$HOOK] [$name] " -v cap="$LOG_CAP" -v r="$ROOT_LOG" -v b="$BUFFER" "$CAPPED_WRITER" <"$fifo" &
   reader=$!
   # The FIFO is opened inside the budget: if the writer is gone, the open cannot block the hook.
@@ -176,9 +176,9 @@ run_background_child() {
   flush_user_log
   run_module "$index" "$name" "$user" "$budget"
   rc=$RC
-  log "$name" "background end: $(describe_status "$rc" "$budget"), $(( ($(now_ms) - start) / 1000 ))s"
+  log "$name" "background end: $(describe_status "$rc" "$budget"), $((($(now_ms) - start)/1000))s"
   flush_user_log
-  write_marker "$name" "exit=$rc seconds=$(( ($(now_ms) - start) / 1000 )) finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  write_marker "$name" "exit=$rc seconds=$((($(now_ms) - start)/1000)) finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
 run_hook() {
@@ -186,34 +186,34 @@ run_hook() {
   local total=0 failed=0 background=0 failed_names=""
   hook_start=$(now_ms)
   rotate_user_log
-  deadline=$(( hook_start + HOOK_BUDGET * 1000 ))
+  deadline=$((hook_start+HOOK_BUDGET*1000))
   log runner "hook start: $(wc -l <"$BUNDLE_DIR/plan.tsv") modules, blocking budget ${HOOK_BUDGET}s, user log $USER_LOG"
   while IFS=$'\t' read -r index name user mode budget; do
-    total=$((total + 1))
+    total=$((total+1))
     if [ "$mode" = "background" ]; then
       as_user rm -f "$(marker_path "$name")" 2>/dev/null
       setsid "$BASH" "$BUNDLE_DIR/runner.sh" --background "$HOOK" "$BUNDLE_DIR" "$index" </dev/null >/dev/null 2>&1 &
       log "$name" "started in background (pid $!, user $user, budget ${budget}s); log $ROOT_LOG_DIR/$HOOK.$name.log, marker $(marker_path "$name")"
-      background=$((background + 1))
+      background=$((background+1))
       flush_user_log
       continue
     fi
-    if [ $(( $(now_ms) + budget * 1000 )) -gt "$deadline" ]; then
+    if [ $(($(now_ms)+budget*1000)) -gt "$deadline" ]; then
       log "$name" "skipped: its budget of ${budget}s would run past the hook's deadline"
-      failed=$((failed + 1)); failed_names+=" $name"
+      failed=$((failed+1)); failed_names+=" $name"
       continue
     fi
     start=$(now_ms)
     log "$name" "start: user $user, budget ${budget}s"
     run_module "$index" "$name" "$user" "$budget"
     rc=$RC
-    elapsed=$(( $(now_ms) - start ))
-    log "$name" "end: $(describe_status "$rc" "$budget"), exit $rc, $((elapsed / 1000)).$(printf '%03d' $((elapsed % 1000)))s"
-    if [ "$rc" -ne 0 ]; then failed=$((failed + 1)); failed_names+=" $name"; fi
+    elapsed=$(($(now_ms)-start))
+    log "$name" "end: $(describe_status "$rc" "$budget"), exit $rc, $((elapsed/1000)).$(printf '%03d' $((elapsed%1000)))s"
+    if [ "$rc" -ne 0 ]; then failed=$((failed+1)); failed_names+=" $name"; fi
     flush_user_log
   done <"$BUNDLE_DIR/plan.tsv"
-  elapsed=$(( $(now_ms) - hook_start ))
-  log runner "hook end: $total modules, $failed failed${failed_names:+ (${failed_names# })}, $background in background, blocking time $((elapsed / 1000))s of ${HOOK_BUDGET}s; exiting 0"
+  elapsed=$(($(now_ms)-hook_start))
+  log runner "hook end: $total modules, $failed failed${failed_names:+ (${failed_names# })}, $background in background, blocking time $((elapsed/1000))s of ${HOOK_BUDGET}s; exiting 0"
   flush_user_log
 }
 

@@ -19,7 +19,7 @@ from stacks.stages import add_stacks
 from tests.conftest import REPO
 
 DEFAULT = json.loads((REPO / "cdk.json").read_text())["context"]["notebookEnvironment"]
-TEMPLATE = {k: v for k, v in DEFAULT["notebooks"][0].items() if k not in ("id", "name")}
+TEMPLATE = {k: v for k, v in DEFAULT["notebooks"][0].items() if k not in ("id", "name", "subnetIndex")}
 NB = "AWS::SageMaker::NotebookInstance"
 LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
 

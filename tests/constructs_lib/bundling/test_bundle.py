@@ -278,6 +278,5 @@ def test_the_hook_carries_none_of_its_templates_comment_lines() -> None:
     assert comments == [
         b"#!/bin/bash",
         b"# SageMaker lifecycle hook on-start, built by constructs_lib: change the CDK app, not this file.",
-        b"# Modules: first second later (manifest in the Metadata)",
         b"# team notes",
     ]

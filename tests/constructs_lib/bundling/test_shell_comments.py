@@ -100,7 +100,7 @@ echo "installing $cert"
 
 
 def test_a_shell_script_is_stripped_by_default_when_bash_prints_the_same() -> None:
-    module = Module(name="team", script=TEAM_SCRIPT)
+    module = Module(name="team", script=TEAM_SCRIPT, minify=False)
     assert module.packed_script == strip_comment_lines(TEAM_SCRIPT) != TEAM_SCRIPT
     assert module.comments_stripped
     bundle = LifecycleBundle(hook="on-start", modules=[module])
@@ -121,7 +121,7 @@ def test_a_shell_script_is_stripped_by_default_when_bash_prints_the_same() -> No
     ],
 )
 def test_a_script_whose_code_stripping_would_change_is_kept_as_written(script: str, tmp_path: Path) -> None:
-    module = Module(name="team", script=script)
+    module = Module(name="team", script=script, minify=False)
     assert strip_comment_lines(script) != script, "stripping would change these"
     assert module.packed_script == script and not module.comments_stripped
 

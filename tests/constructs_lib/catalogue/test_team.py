@@ -22,10 +22,12 @@ COMMENTED = "#!/bin/bash\n# Install the CA.\nset -eu\n  # indented note\necho ok
 
 def test_a_commented_shell_script_is_packed_without_its_comment_lines() -> None:
     module = script_module(name="team", script=COMMENTED, user=RunAs.ROOT)
-    assert module.strip_comments and module.packed_script == "#!/bin/bash\nset -eu\necho ok  # trailing stays\n"
+    # comment lines stripped, then minified by shfmt (which drops the trailing comment too)
+    assert module.strip_comments and module.packed_script == "#!/bin/bash\nset -eu\necho ok\n"
     bundle = LifecycleBundle(hook="on-start", modules=[module])
     assert files_of(bundle.script)["modules/01-team/run"] == module.packed_script.encode()
     assert bundle.manifest["modules"][0]["commentsStripped"] is True
+    assert bundle.manifest["modules"][0]["minified"] == "shfmt"
 
 
 @pytest.mark.parametrize(
