@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from importlib import resources
+from typing import Literal
 
 import python_minifier
 from aws_cdk import Duration
@@ -61,18 +62,32 @@ def _check_schedule(schedule: object) -> str:
     return " ".join(fields)
 
 
-def program() -> bytes:
-    """The auto-stop program as the modules carry it: ``lifecycle_scripts/autostop/autostop.py`` minified by
-    python-minifier (pinned; docstrings, comments and argparse help gone, names shortened, the shebang kept), valid
-    for Python 3.7+ and the same bytes on every run. The file keeps its comments for readers."""
+ProgramTarget = Literal["notebook", "studio"]
+_TAGS: dict[str, str] = {"notebook": "  # [studio]", "studio": "  # [notebook]"}
+
+
+def program(target: ProgramTarget = "notebook") -> bytes:
+    """The auto-stop program as the modules carry it for ``target``: ``lifecycle_scripts/autostop/autostop.py``
+    without the lines tagged for the other target (:func:`for_target`), minified by python-minifier (pinned;
+    docstrings, comments and argparse help gone, names shortened, the shebang kept), valid for Python 3.7+ and
+    the same bytes on every run. The file keeps its comments for readers."""
     source = resources.files(AUTOSTOP_PACKAGE).joinpath(AUTOSTOP_PROGRAM).read_text(encoding="utf-8")
-    return minify_python(source).encode("utf-8")
+    return minify_python(for_target(source, target)).encode("utf-8")
+
+
+def for_target(source: str, target: ProgramTarget) -> str:
+    """``source`` without the lines only the other target needs: a notebook instance carries no Studio mode
+    (``--target``, the app, the activity file: lines tagged ``# [studio]``), Studio none tagged ``# [notebook]``."""
+    if target not in _TAGS:
+        raise ValueError(f"target {target!r} is invalid: use 'notebook' or 'studio'.")
+    tag = _TAGS[target]
+    return "".join(line for line in source.splitlines(keepends=True) if tag not in line)
 
 
 def minify_python(source: str) -> str:
     """``source`` minified: the same program (tests run the carried form), deterministic."""
     minified = python_minifier.minify(
-        source, remove_literal_statements=True, rename_globals=True, preserve_globals=["main"]
+        source, remove_literal_statements=True, rename_globals=True, preserve_globals=["main"], hoist_literals=False
     )
     return str(minified) + "\n"
 

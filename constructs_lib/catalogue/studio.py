@@ -80,7 +80,7 @@ def studio_idle_shutdown(
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(30),
         settings={**settings, "CHECK_MINUTES": str(check_minutes)},
-        files={AUTOSTOP_PROGRAM: program()},
+        files={AUTOSTOP_PROGRAM: program("studio")},
         targets=frozenset({Target.STUDIO}),
         description=f"delete the Studio app after {settings['IDLE_MINUTES']} idle minutes "
         f"(checked every {check_minutes}m, grace {settings['GRACE_MINUTES']}m, warn {settings['WARN_MINUTES']}m)"

@@ -355,7 +355,7 @@ def uid_of(user):
 def parse_args(argv=None):
     p = argparse.ArgumentParser("autostop.py")
     add = p.add_argument
-    add("--target", choices=("notebook", "studio"), default="notebook")  # studio: delete this Studio app
+    add("--target", choices=("notebook", "studio"), default="notebook")  # [studio] delete this Studio app
     add("--idle-minutes", type=float, default=60)
     add("--idle-for", action="append", default=[], metavar="TYPE=MINUTES")  # idle time per instance type (glob)
     add("--grace-minutes", type=float, default=15)
@@ -372,7 +372,7 @@ def parse_args(argv=None):
     add("--cpu-sample-seconds", type=float, default=3)  # sample this long when no earlier sample is kept
     add("--gpu-percent", type=float, default=10)  # GPU load that is activity; 0: off
     add("--nvidia-smi", default="/usr/bin/nvidia-smi")
-    add("--activity-file")  # read and update this activity timestamp file (Studio's built-in detector's)
+    add("--activity-file")  # [studio] read and update this activity timestamp file (Studio's built-in detector's)
     add("--notice-file")  # write a warning here before a stop
     add("--wall", default="/usr/bin/wall")  # the wall command ('' : none)
     add("--state-dir", default="/var/lib/sagemaker-lifecycle/autostop")  # lock and state (owned by this user)
@@ -423,8 +423,10 @@ def run(args, started_at):
         md = json.loads(read_file(args.metadata_file))
         arn = md["ResourceArn"]
         region, name = arn.split(":")[3], md.get("ResourceName") or arn.rsplit("/", 1)[1]
-        owner = "SpaceName" if md.get("SpaceName") else "UserProfileName"
-        app = args.target == "studio" and {"AppName": name, **{k: md[k] for k in ("DomainId", "AppType", owner)}}
+        app = None
+        if args.target == "studio":  # [studio]
+            owner = "SpaceName" if md.get("SpaceName") else "UserProfileName"  # [studio]
+            app = {"AppName": name, **{k: md[k] for k in ("DomainId", "AppType", owner)}}  # [studio]
         token = read_file(args.token_file).decode().strip() if args.token_file else args.token
     except (OSError, ValueError, LookupError, TypeError, AttributeError) as e:
         raise Exit(1, f"cannot read {getattr(e, 'filename', 0) or args.metadata_file}: {e!r}"[:400]) from e
@@ -438,7 +440,9 @@ def run(args, started_at):
         answers = [{}, [], [], []]
     else:
         answers = jupyter_answers(args.jupyter_url, token, args.verify_tls, args.ca_file, max(1, min(10, left())))
-    kind, verb, doing = ("Studio app", "delete", "deleting") if app else ("notebook instance", "stop", "stopping")
+    kind, verb, doing, resource = "notebook instance", "stop", "stopping", "notebook_instance"
+    if app:  # [studio]
+        kind, verb, doing, resource = "Studio app", "delete", "deleting", "app"  # [studio]
 
     def aws(op):
         what = "sagemaker:" + op.title().replace("_", "")
@@ -457,10 +461,12 @@ def run(args, started_at):
                 3, f"access denied: the {kind}'s role lacks permission {what} on {arn}{case} [{code}: {message}]"
             ) from e
 
-    described = aws("describe_app" if app else "describe_notebook_instance")
+    described = aws("describe_" + resource)
     status = described.get("Status") or described.get("NotebookInstanceStatus")
     started = parse_timestamp(described.get("CreationTime" if app else "LastModifiedTime"))  # instance start
-    instance_type = (described.get("ResourceSpec") or {}).get("InstanceType") if app else described.get("InstanceType")
+    instance_type = described.get("InstanceType")
+    if app:  # [studio]
+        instance_type = (described.get("ResourceSpec") or {}).get("InstanceType")  # [studio]
     if status != "InService":
         raise Exit(0, f"not stopping: {kind} {name} is {status}, not InService")
     now, grace = args.now or datetime.now(UTC), args.grace_minutes * MINUTE
@@ -497,20 +503,21 @@ def run(args, started_at):
             raise Exit(0, f"not stopping: GPU load unknown: {e}"[:300]) from e
         if gpu is not None and gpu >= args.gpu_percent:
             busy.append(f"GPU {gpu:.0f}% >= {args.gpu_percent:g}%")
-    file_time = None
-    if args.activity_file:
-        try:
-            file_time = parse_timestamp(read_file(args.activity_file, 100).decode().strip())
-            activity.append((file_time, "activity file " + args.activity_file))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            log(f"activity file ignored: {e!r}"[:300])
+    file_time = None  # [studio]
+    if args.activity_file:  # [studio]
+        try:  # [studio]
+            file_time = parse_timestamp(read_file(args.activity_file, 100).decode().strip())  # [studio]
+            activity.append((file_time, "activity file " + args.activity_file))  # [studio]
+        except FileNotFoundError:  # [studio]
+            pass  # [studio]
+        except (OSError, ValueError, UnicodeDecodeError) as e:  # [studio]
+            log(f"activity file ignored: {e!r}"[:300])  # [studio]
     if busy:
         activity.append((now, "process activity (" + ", ".join(busy) + ")"))
         new_state["busy"] = [now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), activity[-1][1]]
-        if args.activity_file and (file_time is None or file_time < now):  # tell the built-in detector too
-            safe_write(args.activity_file, now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z")
+        if args.activity_file and (file_time is None or file_time < now):  # [studio] tell the built-in detector
+            stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"  # [studio]
+            safe_write(args.activity_file, stamp)  # [studio]
     elif "busy" in state:
         new_state["busy"] = state["busy"]
     try:
@@ -547,7 +554,7 @@ def run(args, started_at):
         log(f"{d.reason}: {doing} {at}")
         notify(args, None)
         new_state.pop("warning", None)
-        aws("delete_app" if app else "stop_notebook_instance")
+        aws(verb + "_" + resource)
         raise Exit(0, f"{verb} requested for {at}")
     finally:
         safe_write(state_file, json.dumps(new_state))

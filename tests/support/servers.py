@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -547,8 +547,8 @@ class Run:
 _CARRIED: list[Path] = []
 
 
-def carried_program() -> Path:
-    """``autostop.py`` as the modules carry it (minified at synth), written once per session: the
+def carried_program(target: Literal["notebook", "studio"] = "notebook") -> Path:
+    """``autostop.py`` as the ``target``'s module carries it (minified at synth), written once per session: the
     integration tests run this form, the unit tests import the source."""
     if not _CARRIED:
         import atexit
@@ -558,9 +558,11 @@ def carried_program() -> Path:
 
         directory = Path(tempfile.mkdtemp(prefix="autostop-carried-"))
         atexit.register(shutil.rmtree, directory, True)
-        (directory / "autostop.py").write_bytes(program())
-        _CARRIED.append(directory / "autostop.py")
-    return _CARRIED[0]
+        for name in ("notebook", "studio"):
+            (directory / name).mkdir()
+            (directory / name / "autostop.py").write_bytes(program("studio" if name == "studio" else "notebook"))
+        _CARRIED.append(directory)
+    return _CARRIED[0] / target / "autostop.py"
 
 
 QUIET_SIGNALS = {"--warn-minutes": "0", "--cpu-percent": "0", "--wall": "", "--nvidia-smi": "/nonexistent/nvidia-smi"}
@@ -585,7 +587,11 @@ def run_program(
         atexit.register(shutil.rmtree, state, True)
         argv += ["--state-dir", state]
     completed = subprocess.run(
-        [*(python or [sys.executable]), str(program or carried_program()), *argv],
+        [
+            *(python or [sys.executable]),
+            str(program or carried_program("studio" if "--target" in argv else "notebook")),
+            *argv,
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -11,8 +11,9 @@ import pytest
 from aws_cdk import Duration
 
 from constructs_lib import LifecycleConfigError, RunAs
-from constructs_lib.catalogue import idle_autostop
-from constructs_lib.catalogue.autostop import minify_python, program
+from constructs_lib.bundling import ArchiveLocation, LifecycleBundle
+from constructs_lib.catalogue import idle_autostop, studio_idle_shutdown
+from constructs_lib.catalogue.autostop import for_target, minify_python, program
 
 
 def test_defaults() -> None:
@@ -58,6 +59,32 @@ def test_carries_the_program_minified_deterministic_and_valid_for_old_pythons() 
         assert compiled.returncode == 0, (python, compiled.stderr)
         checked += 1
     assert checked == len(old_pythons())
+
+
+def test_each_target_carries_only_its_own_mode() -> None:
+    """The notebook form has no Studio mode (no --target, no app, no activity file); Studio keeps all of it; both
+    forms are whole programs (a tagged line split by the formatter would leave an indented orphan)."""
+    notebook, studio = program("notebook").decode(), program("studio").decode()
+    assert idle_autostop().files["autostop.py"] == program("notebook")
+    assert studio_idle_shutdown().files["autostop.py"] == program("studio")
+    for text in notebook, studio:
+        ast.parse(text, feature_version=(3, 7))
+    assert "--target" not in notebook and "describe_app" not in notebook and "activity_file" not in notebook
+    assert "--target" in studio and "'app'" in studio and "--activity-file" in studio
+    source = resources.files("lifecycle_scripts.autostop").joinpath("autostop.py").read_text()
+    tagged = [line for line in source.splitlines() if "# [studio]" in line or "# [notebook]" in line]
+    assert len(tagged) >= 10 and all("  # [" in line for line in tagged)
+    assert for_target(source, "studio").count("\n") == source.count("\n") - source.count("  # [notebook]")
+    with pytest.raises(ValueError, match="target 'space' is invalid"):
+        for_target(source, "space")  # type: ignore[arg-type]
+
+
+def test_idle_autostop_alone_shrank() -> None:
+    """An on-start hook of idle-autostop alone inline was 17,292 characters before the notebook form dropped the
+    Studio mode (SageMaker's limit: 16,384); the notebook form is the smaller one."""
+    bundle = LifecycleBundle(hook="on-start", modules=[idle_autostop()], archive_location=ArchiveLocation.AUTO)
+    assert bundle.inline_length is not None and bundle.inline_length < 17000
+    assert len(program("notebook")) < len(program("studio")) - 500
 
 
 def old_pythons() -> list[str]:

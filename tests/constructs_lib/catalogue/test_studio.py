@@ -9,6 +9,7 @@ from aws_cdk import Duration
 
 from constructs_lib import LifecycleBundle, LifecycleConfigError, Mode, RunAs, Target
 from constructs_lib.catalogue import idle_autostop, studio_idle_shutdown
+from constructs_lib.catalogue.autostop import program
 
 SCRIPT = Path(str(resources.files("lifecycle_scripts.studio"))) / "idle_shutdown.sh"
 
@@ -37,9 +38,9 @@ def test_defaults() -> None:
     assert module.description
 
 
-def test_carries_the_same_program_as_the_notebook_module() -> None:
-    assert studio_idle_shutdown().files == idle_autostop().files  # autostop.py minified
-    assert list(studio_idle_shutdown().files) == ["autostop.py"]
+def test_carries_the_studio_form_of_the_notebook_module_program() -> None:
+    assert studio_idle_shutdown().files == {"autostop.py": program("studio")}  # with its Studio mode, minified
+    assert idle_autostop().files == {"autostop.py": program("notebook")}  # the notebook form has none
 
 
 def test_options() -> None:
