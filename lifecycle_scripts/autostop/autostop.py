@@ -244,23 +244,24 @@ def sagemaker_client(args, region, left):
             config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=10, read_timeout=20)
             client = botocore.session.get_session().create_client("sagemaker", region_name=region, config=config)
             return (lambda op, params: getattr(client, op)(**params)), "botocore " + botocore.__version__
-    paths = args.aws_cli or ["/usr/local/bin/aws", "/usr/bin/aws"]
-    cli = [p for p in paths if os.path.isfile(p) and trusted(p)]
-    if not cli:
-        where = " or ".join(paths)
-        raise Exit(1, f"no botocore for {sys.executable} and no AWS CLI owned by root (or this user) at {where}")
-    env = dict(os.environ, AWS_MAX_ATTEMPTS="1", AWS_RETRY_MODE="standard", AWS_PAGER="")
+    paths = args.aws_cli or ["/usr/local/bin/aws", "/usr/bin/aws"]  # [notebook]
+    cli = [p for p in paths if os.path.isfile(p) and trusted(p)]  # [notebook]
+    if not cli:  # [notebook]
+        where = " or ".join(paths)  # [notebook]
+        raise Exit(1, f"no botocore for {sys.executable}, no AWS CLI owned by root (or me) at {where}")  # [notebook]
+    env = dict(os.environ, AWS_MAX_ATTEMPTS="1", AWS_RETRY_MODE="standard", AWS_PAGER="")  # [notebook]
 
-    def call(op, params):
-        argv = [cli[0], "sagemaker", op.replace("_", "-"), "--region", region, "--output", "json"]
-        for key, value in params.items():
-            argv += ["--" + KEBAB.sub("-", key).lower(), value]
-        status, out, err = run_bounded([*argv, "--cli-read-timeout", "20"], max(1, min(60, left())), env)
-        if status:
-            raise CliError(err.decode("utf-8", "replace"))
-        return json.loads(out or b"{}")
+    def call(op, params):  # [notebook]
+        argv = [cli[0], "sagemaker", op.replace("_", "-"), "--region", region, "--output", "json"]  # [notebook]
+        for key, value in params.items():  # [notebook]
+            argv += ["--" + KEBAB.sub("-", key).lower(), value]  # [notebook]
+        status, out, err = run_bounded([*argv, "--cli-read-timeout", "20"], max(1, min(60, left())), env)  # [notebook]
+        if status:  # [notebook]
+            raise CliError(err.decode("utf-8", "replace"))  # [notebook]
+        return json.loads(out or b"{}")  # [notebook]
 
-    return call, "the AWS CLI at " + cli[0]
+    return call, "the AWS CLI at " + cli[0]  # [notebook]
+    raise Exit(1, f"no botocore for {sys.executable}")  # [studio] Studio images carry botocore
 
 
 def call_with_backoff(

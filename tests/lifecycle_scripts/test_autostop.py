@@ -725,7 +725,7 @@ def test_botocore_missing_and_no_cli_is_reported(notebook: Notebook, autostop: A
     missing = str(tmp_path / "no-aws")
     run = autostop("--now", later(120), "--aws-cli", missing, python=[sys.executable, "-I", "-S"])
     assert run.returncode == 1, run
-    assert run.one(rf"^no botocore for {sys.executable} and no AWS CLI owned by root \(or this user\) at {missing}$")
+    assert run.one(rf"^no botocore for {sys.executable}, no AWS CLI owned by root \(or me\) at {missing}$")
     forced = autostop("--now", later(120), "--aws", "botocore", python=[sys.executable, "-I", "-S"])
     assert forced.returncode == 1 and forced.one(rf"^botocore not importable by {sys.executable}: "), forced
     assert notebook.status() == "InService"

@@ -243,12 +243,20 @@ def test_code_editor_activity_in_the_builtin_file_counts(
 def test_process_load_is_written_to_the_builtin_file(
     sagemaker: FakeSageMaker, code_editor: Any, tmp_path: Path
 ) -> None:
-    """CPU load of the user's processes (this test's uid, root here: busy past 1% on this shared machine) moves the
-    activity file forward, so the built-in idle shutdown sees it too."""
+    """CPU load of the user's processes (this test's uid, with a busy process of its own) moves the activity file
+    forward, so the built-in idle shutdown sees it too."""
+    import subprocess
+    import sys
+
     old = "2024-01-01T00:00:00.000Z"
     (tmp_path / "last-active").write_text(old)
     now = utcnow()
-    run = code_editor("--now", iso(now), "--cpu-percent", "1", "--cpu-users", str(os.getuid()))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        run = code_editor("--now", iso(now), "--cpu-percent", "1", "--cpu-users", str(os.getuid()))
+    finally:
+        busy.kill()
+        busy.wait()
     written = (tmp_path / "last-active").read_text()
     assert run.has("not idle: idle for 0.0 min < 60 (last activity: process activity (CPU"), run
     assert written == now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"

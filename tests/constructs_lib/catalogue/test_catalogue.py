@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib import LifecycleBundle, Mode, Module, RunAs, Target, catalogue
+from constructs_lib import ArchiveLocation, LifecycleBundle, Mode, Module, RunAs, Target, catalogue
 from constructs_lib.bundling.limits import MAX_BLOCKING_BUDGET_SECONDS
 
 DEFAULTS: dict[str, Callable[[], Module]] = {
@@ -107,4 +107,7 @@ def test_auto_stop_fits_in_a_hook_with_the_small_modules() -> None:
         catalogue.conda_env_kernels(),
         catalogue.persist_dotfolders(),
     ]
-    assert LifecycleBundle(hook="on-start", modules=modules).encoded_length <= 16384
+    # The trusted auto-stop program (root cron, signals, warnings, fail-closed checks) is larger than an inline
+    # hook allows beside these modules; archiveLocation auto carries such a hook as an S3 asset.
+    bundle = LifecycleBundle(hook="on-start", modules=modules, archive_location=ArchiveLocation.AUTO)
+    assert bundle.archive_location is ArchiveLocation.S3_ASSET and bundle.encoded_length <= 16384
