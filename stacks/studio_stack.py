@@ -17,8 +17,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
@@ -32,6 +34,7 @@ from constructs_lib.team_file_system import TeamFileSystem, TeamFileSystemBase
 from stacks.base import LookupFreeStack
 from stacks.config import ConfigError
 from stacks.studio_config import AppSpec, SpaceSpec, StudioEnvironmentConfig, UserSpec
+from stacks.studio_permissions import grant_permissions
 
 MAX_USERS_PER_SHARD = 400
 """Each user is one resource; this leaves room under CloudFormation's 500 and its template size limit."""
@@ -86,13 +89,34 @@ class StudioStack(LookupFreeStack):
     """A private network, the Studio lifecycle configs, custom images, the team file system, the domain with
     its default user and space settings, and the shared spaces.
 
-    ``self.network``, ``self.lifecycle_configs`` (by config id), ``self.images`` (by image id),
-    ``self.team_file_system`` (or None), ``self.domain``, ``self.shared_spaces`` (by name).
+    ``self.network`` (None with an existing network from ``config.network``), ``self.vpc``, ``self.subnets``,
+    ``self.lifecycle_configs`` (by config id), ``self.images`` (by image id), ``self.team_file_system`` (or
+    None), ``self.domain``, ``self.shared_spaces`` (by name).
+
+    Existing resources named by id or ARN (``network``, ``kmsKeyArn``, ``executionRoleArn``) are imported from
+    those values alone: no context lookup at synth, so synth stays offline in every stage.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: StudioEnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.network = PrivateNotebookNetwork(self, "Network")
+        self.network: PrivateNotebookNetwork | None = None
+        groups: list[ec2.ISecurityGroup] = []
+        self.vpc: ec2.IVpc
+        self.subnets: ec2.SubnetSelection
+        if config.network is None:
+            self.network = PrivateNotebookNetwork(self, "Network")
+            self.vpc, self.subnets = self.network.vpc, self.network.subnets
+        else:
+            self.vpc = ec2.Vpc.from_vpc_attributes(
+                self, "ExistingVpc", vpc_id=config.network.vpc_id, availability_zones=self.availability_zones
+            )
+            self.subnets = ec2.SubnetSelection(
+                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{sid}", sid) for sid in config.network.subnet_ids]
+            )
+            groups = [
+                ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{gid}", gid)
+                for gid in config.network.security_group_ids
+            ]
         self.lifecycle_configs: dict[str, StudioLifecycleConfig] = {
             spec.id: StudioLifecycleConfig(self, spec.id, app_type=spec.app_type, modules=spec.modules)
             for spec in config.lifecycle_configs
@@ -135,8 +159,13 @@ class StudioStack(LookupFreeStack):
         self.domain = StudioDomain(
             self,
             "Domain",
-            vpc=self.network.vpc,
-            vpc_subnets=self.network.subnets,
+            vpc=self.vpc,
+            vpc_subnets=self.subnets,
+            security_groups=groups or None,
+            kms_key=kms.Key.from_key_arn(self, "ExistingKey", config.kms_key_arn) if config.kms_key_arn else None,
+            execution_role=iam.Role.from_role_arn(self, "ExistingExecutionRole", config.execution_role_arn)
+            if config.execution_role_arn
+            else None,
             auth_mode=AuthMode(config.auth_mode),
             default_user_settings=defaults,
             default_space_settings=space_defaults,
@@ -148,6 +177,7 @@ class StudioStack(LookupFreeStack):
             for spec in sorted(config.spaces, key=lambda s: s.name)
             if spec.owner is None
         }
+        grant_permissions(self, self.domain.execution_role, config.permissions, "studioEnvironment.permissions")
         if any(m.name == "studio-idle-shutdown" for s in config.lifecycle_configs for m in s.modules):
             self.domain.grant_delete_own_apps(self.domain.execution_role)
         CfnOutput(self, "DomainId", value=self.domain.domain_id)
@@ -169,8 +199,8 @@ class StudioStack(LookupFreeStack):
         return TeamFileSystem(
             self,
             "TeamFileSystem",
-            vpc=self.network.vpc,
-            vpc_subnets=self.network.subnets,
+            vpc=self.vpc,
+            vpc_subnets=self.subnets,
             path=spec.path,
             posix_user=spec.posix_user,
         )
@@ -238,9 +268,12 @@ class StudioUsersStack(Stack):
                 domain_id=domain_id,
                 user_profile_name=user.name,
                 settings=_user_settings(user, lifecycle_configs, studio),
+                sso_user_name=user.sso_user_name,
             )
             for user in sorted(users, key=lambda u: u.name)
         }
+        for user in users:
+            add_tags(self.user_profiles[user.name], user.tags)
         self.private_spaces: dict[str, StudioSpace] = {}
         if studio is not None:
             mounts = [studio.team_file_system.mount()] if studio.team_file_system else []
@@ -249,6 +282,13 @@ class StudioUsersStack(Stack):
                 self.private_spaces[spec.name] = add_space(
                     self, spec, studio.domain, owner, lifecycle_configs, studio.images, mounts
                 )
+                add_tags(self.private_spaces[spec.name], next(u.tags for u in users if u.name == spec.owner))
+
+
+def add_tags(scope: Construct, tags: Mapping[str, str]) -> None:
+    """Tags on every taggable resource under ``scope`` (CDK's tag aspect), in a fixed order."""
+    for key, value in sorted(tags.items()):
+        Tags.of(scope).add(key, value)
 
 
 def _user_settings(
@@ -289,4 +329,6 @@ def add_studio(
         )
         stack.add_stack_dependency(studio)
         users_stacks.append(stack)
+    for one in (studio, *users_stacks):
+        add_tags(one, config.tags)
     return studio, users_stacks
