@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
+import jsii
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -67,6 +68,7 @@ def check_sso_user_name(value: object, auth_mode: AuthMode | None, prop: str) ->
     return value
 
 
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
 class StudioDomainBase(Construct):
     """What a user profile (and a grant) needs of a domain, created here or imported.
 
