@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -121,6 +121,13 @@ def grant_permissions(scope: Construct, role: iam.IRole, permissions: Permission
     stack = Stack.of(role)
     for i, arn in enumerate(permissions.managed_policies):
         role.add_managed_policy(iam.ManagedPolicy.from_managed_policy_arn(scope, f"ManagedPolicy{i}", arn))
+        if ":iam::aws:policy/" in arn:
+            Validations.of(role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM4[Policy::{arn}]",
+                    reason=f"{what}.managedPolicies names this AWS managed policy on purpose.",
+                )
+            )
     for grant in permissions.s3:
         bucket = stack.format_arn(service="s3", region="", account="", resource=grant.bucket)
         actions = S3_READ + (S3_WRITE if grant.access == "read-write" else ())
