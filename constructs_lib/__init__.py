@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from constructs_lib.errors import LifecycleConfigError as LifecycleConfigError
     from constructs_lib.idle_backstop import IdleBackstop as IdleBackstop
     from constructs_lib.idle_backstop import WorkingHours as WorkingHours
+    from constructs_lib.notebook_instance import CodeRepository as CodeRepository
     from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
     from constructs_lib.studio_image import ImageFileSystem as ImageFileSystem
@@ -62,6 +63,7 @@ _WHERE = {
     "LifecycleConfigError": "constructs_lib.errors",
     "IdleBackstop": "constructs_lib.idle_backstop",
     "WorkingHours": "constructs_lib.idle_backstop",
+    "CodeRepository": "constructs_lib.notebook_instance",
     "NotebookInstance": "constructs_lib.notebook_instance",
     "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
     "ImageFileSystem": "constructs_lib.studio_image",

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Annotations, Fn, Stack
+from aws_cdk import Annotations, Fn, Resource, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -88,6 +88,19 @@ class NotebookLifecycleConfig(Construct):
         self.lifecycle_config_name: str = self.lifecycle_config.attr_notebook_instance_lifecycle_config_name
         self.lifecycle_config_arn: str = self.lifecycle_config.ref
 
+    @classmethod
+    def from_lifecycle_config_name(cls, scope: Construct, id: str, name: str) -> ImportedNotebookLifecycleConfig:
+        """An existing lifecycle config of this stack's account and region, for ``NotebookInstance``.
+
+        Its modules are unknown here: no grants follow from them (give the role what its scripts need).
+        """
+        if not isinstance(name, str) or not (Token.is_unresolved(name) or _CONFIG_NAME.fullmatch(name)):
+            raise LifecycleConfigError(
+                f"NotebookLifecycleConfig.from_lifecycle_config_name name {name!r} is invalid: use 1-63 letters, "
+                "digits and '-', starting and ending with a letter or digit."
+            )
+        return ImportedNotebookLifecycleConfig(scope, id, name=name)
+
     @property
     def module_names(self) -> frozenset[str]:
         """Names of the modules in either hook."""
@@ -137,3 +150,23 @@ class NotebookLifecycleConfig(Construct):
         if Path(asset.asset_path) != path:
             shutil.rmtree(directory)
         return asset
+
+
+class ImportedNotebookLifecycleConfig(Resource):
+    """An existing notebook lifecycle config (``NotebookLifecycleConfig.from_lifecycle_config_name``).
+
+    Attributes: ``lifecycle_config_name``, ``lifecycle_config_arn``, ``module_names`` (empty: unknown).
+    """
+
+    module_names: frozenset[str] = frozenset()
+
+    def __init__(self, scope: Construct, id: str, *, name: str) -> None:
+        super().__init__(scope, id)
+        self.lifecycle_config_name = name
+        self.lifecycle_config_arn = Stack.of(self).format_arn(
+            service="sagemaker", resource="notebook-instance-lifecycle-config", resource_name=name
+        )
+
+    def grant_read_archives(self, grantee: iam.IGrantable) -> iam.Grant | None:
+        """Nothing: an imported config's archives are not known here."""
+        return None

@@ -13,6 +13,11 @@ from constructs_lib.errors import LifecycleConfigError
 def selected_subnet_ids(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None, what: str) -> list[str]:
     """The subnets ``selection`` picks in ``vpc`` (private ones by default); none is an error naming ``what``."""
     chosen = selection or ec2.SubnetSelection()
+    others = (chosen.subnet_type, chosen.subnet_group_name, chosen.availability_zones, chosen.one_per_az)
+    if chosen.subnets and all(value is None for value in others) and chosen.subnet_filters is None:
+        # Subnets given one by one (imported by ID) are taken as given: selecting them would read
+        # their availability zones, which an import by ID does not know.
+        return [subnet.subnet_id for subnet in chosen.subnets]
     subnets = vpc.select_subnets(
         subnet_type=chosen.subnet_type,
         subnet_group_name=chosen.subnet_group_name,
@@ -31,11 +36,24 @@ class PrivateNotebookNetwork(Construct):
     API (idle auto-stop calls ``StopNotebookInstance``), CloudWatch Logs (lifecycle logs) and S3.
 
     Attributes: ``vpc``, ``subnets`` (a ``SubnetSelection`` of the isolated subnets),
-    ``endpoint_security_group``, ``flow_log_group``.
+    ``endpoint_security_group``, ``flow_log_group``. The flow log group is kept when the stack is
+    destroyed unless ``removal_policy`` says otherwise.
     """
 
-    def __init__(self, scope: Construct, id: str, *, max_azs: int = 2, cidr: str = "10.80.0.0/16") -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        max_azs: int = 2,
+        cidr: str = "10.80.0.0/16",
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
         super().__init__(scope, id)
+        if not isinstance(removal_policy, RemovalPolicy):
+            raise LifecycleConfigError(
+                f"PrivateNotebookNetwork removal_policy {removal_policy!r} is not an aws_cdk.RemovalPolicy."
+            )
         if not 1 <= max_azs <= 3:
             raise LifecycleConfigError(f"PrivateNotebookNetwork max_azs {max_azs!r} is out of range: give 1 to 3.")
         self.vpc = ec2.Vpc(
@@ -50,7 +68,7 @@ class PrivateNotebookNetwork(Construct):
         )
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         self.flow_log_group = logs.LogGroup(
-            self, "FlowLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+            self, "FlowLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=removal_policy
         )
         self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group))
         self.endpoint_security_group = ec2.SecurityGroup(

@@ -16,9 +16,11 @@ from typing import Any
 from constructs_lib import ArchiveLocation, Module, Target
 from constructs_lib.catalogue import registered
 from constructs_lib.instance_types import notebook_instance_type_problem
-from constructs_lib.notebook_instance import platform_problem
-from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
+from constructs_lib.notebook_instance import IMDS_VERSIONS, IP_ADDRESS_TYPES, CodeRepository, platform_problem
+from stacks.config_values import ConfigError, expect, expect_object, json_advice, json_text, parse_duration
 from stacks.module_config import parse_modules
+from stacks.permissions_config import KMS_KEY_ARN, DataPermissions, parse_permissions
+from stacks.tags_config import merged_tags, parse_tags
 
 CONTEXT_KEY = "notebookEnvironment"
 MAX_NOTEBOOKS = 30
@@ -32,6 +34,13 @@ STUDIO_CATALOGUE: Mapping[str, Callable[..., Module]] = registered(Target.STUDIO
 
 _ID = re.compile(r"[A-Z][A-Za-z0-9]{0,39}")
 _NAME = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::[0-9]{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
+_VPC_ID = re.compile(r"vpc-([0-9a-f]{8}|[0-9a-f]{17})")
+_SUBNET_ID = re.compile(r"subnet-([0-9a-f]{8}|[0-9a-f]{17})")
+_SECURITY_GROUP_ID = re.compile(r"sg-([0-9a-f]{8}|[0-9a-f]{17})")
+_AZ = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}[a-z](-[a-z]+-[0-9]{1,2}[a-z])?")
+MAX_SUBNETS = 16
+REMOVAL_POLICIES = ("retain", "destroy")
 
 __all__ = ["CATALOGUE", "CONTEXT_KEY", "STUDIO_CATALOGUE", "ConfigError", "parse_config", "parse_duration"]
 
@@ -47,16 +56,170 @@ class NotebookSpec:
     archive_location: ArchiveLocation = ArchiveLocation.INLINE
     on_start: tuple[Module, ...] = ()
     on_create: tuple[Module, ...] = ()
+    permissions: DataPermissions = field(default_factory=DataPermissions)
+    kms_key_arn: str | None = None
+    role_arn: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """The notebook's own tags merged over the global ones."""
+    minimum_imds_version: str = "2"
+    ip_address_type: str | None = None
+    code_repositories: tuple[CodeRepository, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec:
+    """An existing VPC, imported by ID (no lookups at synth)."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
+    """One per subnet, when given."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class NotebookEnvironmentConfig:
     private_network: bool = True
     notebooks: tuple[NotebookSpec, ...] = field(default_factory=tuple)
+    network: NetworkSpec | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    removal_policy: str = "retain"
 
 
-def parse_notebook(raw: object, path: str, base_dir: Path | None = None) -> NotebookSpec:
+def _ids(raw: object, path: str, pattern: re.Pattern[str], what: str, limit: int = MAX_SUBNETS) -> tuple[str, ...]:
+    items = expect(raw, list, path, "a list")
+    if len(items) > limit:
+        raise ConfigError(f"{path}: {len(items)} entries; give at most {limit}.")
+    values: list[str] = []
+    for i, item in enumerate(items):
+        value = expect(item, str, f"{path}[{i}]", "a string")
+        if not pattern.fullmatch(value):
+            raise ConfigError(f"{path}[{i}]: {json_text(value)} is not {what}.")
+        if value in values:
+            raise ConfigError(f"{path}[{i}]: {json_text(value)} is listed twice.")
+        values.append(value)
+    return tuple(values)
+
+
+def parse_network(raw: object, path: str) -> NetworkSpec:
+    """``network``: an existing VPC's ID, its subnets (notebooks spread over them) and security groups."""
+    data = expect_object(
+        raw, path, {"vpcId", "subnetIds", "securityGroupIds", "availabilityZones"}, {"vpcId", "subnetIds"}
+    )
+    vpc_id = expect(data["vpcId"], str, f"{path}.vpcId", "a string")
+    if not _VPC_ID.fullmatch(vpc_id):
+        raise ConfigError(f"{path}.vpcId: {json_text(vpc_id)} is not a VPC ID (vpc- and 8 or 17 hex digits).")
+    subnets = _ids(data["subnetIds"], f"{path}.subnetIds", _SUBNET_ID, "a subnet ID (subnet- and 8 or 17 hex digits)")
+    if not subnets:
+        raise ConfigError(f"{path}.subnetIds: give at least one subnet of the VPC.")
+    groups = _ids(
+        data.get("securityGroupIds", []),
+        f"{path}.securityGroupIds",
+        _SECURITY_GROUP_ID,
+        "a security group ID (sg- and 8 or 17 hex digits)",
+        5,
+    )
+    zones: tuple[str, ...] = ()
+    if "availabilityZones" in data:
+        zones_raw = expect(data["availabilityZones"], list, f"{path}.availabilityZones", "a list")
+        for i, zone in enumerate(zones_raw):
+            if not isinstance(zone, str) or not _AZ.fullmatch(zone):
+                raise ConfigError(f"{path}.availabilityZones[{i}]: {json_text(zone)} is not an availability zone name.")
+        if len(zones_raw) != len(subnets):
+            raise ConfigError(
+                f"{path}.availabilityZones: {len(zones_raw)} zones for {len(subnets)} subnets; "
+                "give each subnet's zone, in the order of subnetIds."
+            )
+        zones = tuple(zones_raw)
+    return NetworkSpec(vpc_id=vpc_id, subnet_ids=subnets, security_group_ids=groups, availability_zones=zones)
+
+
+def parse_code_repositories(raw: object, path: str) -> tuple[CodeRepository, ...]:
+    items = expect(raw, list, path, "a list")
+    if len(items) > 4:
+        raise ConfigError(f"{path}: {len(items)} repositories; a notebook takes one default and at most 3 additional.")
+    repositories: list[CodeRepository] = []
+    for i, item in enumerate(items):
+        where = f"{path}[{i}]"
+        data = expect_object(item, where, {"url", "branch", "secretArn"}, {"url"})
+        repository = CodeRepository(
+            url=expect(data["url"], str, f"{where}.url", "a string"),
+            branch=expect(data["branch"], str, f"{where}.branch", "a string") if "branch" in data else None,
+            secret_arn=expect(data["secretArn"], str, f"{where}.secretArn", "a string")
+            if "secretArn" in data
+            else None,
+        )
+        problem = repository.problem()
+        if problem is not None:
+            key, _, rest = problem.partition(" ")
+            key = {"secret_arn": "secretArn"}.get(key, key)
+            raise ConfigError(f"{where}.{key}: {json_advice(rest)}")
+        if repository.url in [r.url for r in repositories]:
+            raise ConfigError(f"{where}.url: {json_text(repository.url)} is listed twice.")
+        repositories.append(repository)
+    return tuple(repositories)
+
+
+def _parse_access(data: Mapping[str, Any], path: str, global_tags: Mapping[str, str]) -> dict[str, Any]:
+    """Role, key, permissions, tags and instance options of one notebook."""
+    spec: dict[str, Any] = {}
+    if "roleArn" in data:
+        spec["role_arn"] = expect(data["roleArn"], str, f"{path}.roleArn", "a string")
+        if not _ROLE_ARN.fullmatch(spec["role_arn"]):
+            raise ConfigError(
+                f"{path}.roleArn: {json_text(spec['role_arn'])} is not an IAM role ARN "
+                "(arn:aws:iam::<account>:role/<name>)."
+            )
+    if "kmsKeyArn" in data:
+        spec["kms_key_arn"] = expect(data["kmsKeyArn"], str, f"{path}.kmsKeyArn", "a string")
+        if not KMS_KEY_ARN.fullmatch(spec["kms_key_arn"]):
+            raise ConfigError(
+                f"{path}.kmsKeyArn: {json_text(spec['kms_key_arn'])} is not a KMS key ARN "
+                "(arn:aws:kms:<region>:<account>:key/<key id>)."
+            )
+    if "permissions" in data:
+        spec["permissions"] = parse_permissions(data["permissions"], f"{path}.permissions")
+        if spec["permissions"] and "role_arn" in spec:
+            raise ConfigError(
+                f"{path}.permissions: cannot be granted to the existing role given in roleArn (the stack does not "
+                "change a role it does not own); attach them to that role where it is defined, or drop roleArn."
+            )
+    own = parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {}
+    spec["tags"] = merged_tags(global_tags, own, f"{path}.tags")
+    if "minimumImdsVersion" in data:
+        spec["minimum_imds_version"] = data["minimumImdsVersion"]
+        if spec["minimum_imds_version"] not in IMDS_VERSIONS:
+            raise ConfigError(
+                f'{path}.minimumImdsVersion: {json_text(data["minimumImdsVersion"])} is invalid; use "2" (the default, '
+                'IMDSv2 only) or "1".'
+            )
+    if "ipAddressType" in data:
+        spec["ip_address_type"] = data["ipAddressType"]
+        if spec["ip_address_type"] not in IP_ADDRESS_TYPES:
+            raise ConfigError(
+                f'{path}.ipAddressType: {json_text(data["ipAddressType"])} is invalid; use "ipv4" or "dualstack".'
+            )
+        if spec["ip_address_type"] == "dualstack":
+            raise ConfigError(
+                f'{path}.ipAddressType: "dualstack" cannot be deployed yet: CloudFormation\'s '
+                'AWS::SageMaker::NotebookInstance has no IpAddressType property (SageMaker\'s API has); use "ipv4".'
+            )
+    if "codeRepositories" in data:
+        spec["code_repositories"] = parse_code_repositories(data["codeRepositories"], f"{path}.codeRepositories")
+    return spec
+
+
+def parse_notebook(
+    raw: object, path: str, base_dir: Path | None = None, global_tags: Mapping[str, str] | None = None
+) -> NotebookSpec:
     keys = {
+        "permissions",
+        "kmsKeyArn",
+        "roleArn",
+        "tags",
+        "minimumImdsVersion",
+        "ipAddressType",
+        "codeRepositories",
         "id",
         "name",
         "instanceType",
@@ -106,20 +269,35 @@ def parse_notebook(raw: object, path: str, base_dir: Path | None = None) -> Note
     notebook = Target.NOTEBOOK_INSTANCE
     spec["on_start"] = parse_modules(data.get("onStart", []), f"{path}.onStart", notebook, base_dir)
     spec["on_create"] = parse_modules(data.get("onCreate", []), f"{path}.onCreate", notebook, base_dir)
+    spec.update(_parse_access(data, path, global_tags or {}))
     return NotebookSpec(**spec)
 
 
 def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None = None) -> NotebookEnvironmentConfig:
     """The notebook environment; script paths of module entries are relative to ``base_dir``."""
-    data = expect_object(raw, path, {"privateNetwork", "notebooks"}, {"notebooks"})
-    private = expect(data.get("privateNetwork", True), bool, f"{path}.privateNetwork", "true or false")
+    data = expect_object(raw, path, {"privateNetwork", "notebooks", "network", "tags", "removalPolicy"}, {"notebooks"})
+    network = parse_network(data["network"], f"{path}.network") if "network" in data else None
+    private = expect(data.get("privateNetwork", network is None), bool, f"{path}.privateNetwork", "true or false")
+    if network is not None and private:
+        raise ConfigError(
+            f"{path}.privateNetwork: true creates a new network, and network names an existing one; give one of them."
+        )
+    tags = parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {}
+    removal = data.get("removalPolicy", "retain")
+    if removal not in REMOVAL_POLICIES:
+        raise ConfigError(
+            f'{path}.removalPolicy: {json_text(removal)} is invalid; use "retain" (the default: KMS keys and flow logs '
+            'outlive the stack) or "destroy".'
+        )
     notebooks_raw = expect(data["notebooks"], list, f"{path}.notebooks", "a list")
     if len(notebooks_raw) > MAX_NOTEBOOKS:
         raise ConfigError(
             f"{path}.notebooks: {len(notebooks_raw)} notebooks do not fit one stack's template (at most 1 MB, about "
             f"24 kB each); keep to {MAX_NOTEBOOKS} per configuration, or split them over several configFiles."
         )
-    notebooks = tuple(parse_notebook(item, f"{path}.notebooks[{i}]", base_dir) for i, item in enumerate(notebooks_raw))
+    notebooks = tuple(
+        parse_notebook(item, f"{path}.notebooks[{i}]", base_dir, tags) for i, item in enumerate(notebooks_raw)
+    )
     ids = [n.id for n in notebooks]
     names = [n.name.lower() if n.name else None for n in notebooks]
     for i, notebook in enumerate(notebooks):
@@ -131,4 +309,6 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
                 f"{path}.notebooks[{i}].name: {json_text(notebook.name)} is already the name of notebooks[{first}]; "
                 "notebook instance names are unique in an account and region (and compared without case)."
             )
-    return NotebookEnvironmentConfig(private_network=private, notebooks=notebooks)
+    return NotebookEnvironmentConfig(
+        private_network=private, notebooks=notebooks, network=network, tags=tags, removal_policy=removal
+    )

@@ -1,12 +1,20 @@
 """NotebookInstance: secure defaults, validation, and least-privilege grants."""
 
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Match, Template
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk.assertions import Annotations, Match, Template
 
-from constructs_lib import LifecycleConfigError, Module, NotebookInstance, NotebookLifecycleConfig
+from constructs_lib import CodeRepository, LifecycleConfigError, Module, NotebookInstance, NotebookLifecycleConfig
+from constructs_lib.notebook_instance import spread_index
 from constructs_lib.private_network import PrivateNotebookNetwork
 
 NB = "AWS::SageMaker::NotebookInstance"
@@ -173,3 +181,215 @@ def test_names_longer_than_63_characters_are_rejected_even_with_dashes() -> None
         NotebookInstance(stack(), "Notebook", name="a" + "-" * 100 + "b")
     with pytest.raises(LifecycleConfigError, match="is invalid"):
         NotebookLifecycleConfig(stack(), "Config", name="a" + "-" * 62 + "b")
+
+
+# -- instance properties, imports and the L2 surface (issue 10) ----------------------------------
+SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:team-git-AbCdEf"
+
+
+def test_imdsv2_is_required_by_default_and_v1_only_when_asked() -> None:
+    s = stack()
+    NotebookInstance(s, "Default", name="nb-default")
+    NotebookInstance(s, "Legacy", name="nb-legacy", minimum_imds_version="1")
+    found = {
+        p["Properties"]["NotebookInstanceName"]: p["Properties"]["InstanceMetadataServiceConfiguration"]
+        for p in Template.from_stack(s).find_resources(NB).values()
+    }
+    assert found == {
+        "nb-default": {"MinimumInstanceMetadataServiceVersion": "2"},
+        "nb-legacy": {"MinimumInstanceMetadataServiceVersion": "1"},
+    }
+
+
+def test_code_repositories_first_is_default_others_additional_and_the_secret_is_granted() -> None:
+    s = stack()
+    repositories = [
+        CodeRepository(url="https://git.example.com/team/a.git", branch="main", secret_arn=SECRET),
+        CodeRepository(url="https://github.com/org/b.git"),
+    ]
+    notebook = NotebookInstance(s, "Notebook", name="nb", code_repositories=repositories)
+    template = Template.from_stack(s)
+    template.resource_count_is("AWS::SageMaker::CodeRepository", 2)
+    template.has_resource_properties(
+        "AWS::SageMaker::CodeRepository",
+        {"GitConfig": {"RepositoryUrl": "https://git.example.com/team/a.git", "Branch": "main", "SecretArn": SECRET}},
+    )
+    template.has_resource_properties(
+        "AWS::SageMaker::CodeRepository", {"GitConfig": {"RepositoryUrl": "https://github.com/org/b.git"}}
+    )
+    ids = [s.get_logical_id(r) for r in notebook.code_repositories]
+    template.has_resource_properties(
+        NB,
+        {
+            "DefaultCodeRepository": {"Fn::GetAtt": [ids[0], "CodeRepositoryName"]},
+            "AdditionalCodeRepositories": [{"Fn::GetAtt": [ids[1], "CodeRepositoryName"]}],
+        },
+    )
+    (secret,) = [st for st in statements(template) if "secretsmanager" in str(st["Action"])]
+    assert secret == {"Action": "secretsmanager:GetSecretValue", "Effect": "Allow", "Resource": SECRET}
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"minimum_imds_version": "3"}, "minimum_imds_version '3' is invalid"),
+        ({"minimum_imds_version": 2}, 'minimum_imds_version must be "1" or "2", got int'),
+        ({"ip_address_type": "ipv6"}, "ip_address_type 'ipv6' is invalid"),
+        ({"ip_address_type": "dualstack"}, "'dualstack' cannot be deployed yet: .* no such property"),
+        ({"code_repositories": [CodeRepository(url="http://git.example.com/a.git")]}, r"\[0\] url .* https://"),
+        ({"code_repositories": [CodeRepository(url="https://x/a.git", branch="a b")]}, r"\[0\] branch 'a b'"),
+        ({"code_repositories": [CodeRepository(url="https://x/a.git", secret_arn="s")]}, r"\[0\] secret_arn 's'"),
+        ({"code_repositories": [CodeRepository(url="https://x/a.git")] * 2}, r"\[1\] url .* listed twice"),
+        (
+            {"code_repositories": [CodeRepository(url=f"https://x/{i}.git") for i in range(5)]},
+            "5 entries: .* one default and at most 3 additional",
+        ),
+        ({"code_repositories": "https://x/a.git"}, "code_repositories 'https://x/a.git' is invalid"),
+        ({"instance_type": ec2.InstanceType("t3.medium")}, "instance_type must be a string .*, got InstanceType"),
+        ({"volume_size_gib": True}, "volume_size_gib must be a whole number, got bool"),
+        ({"role": "arn:aws:iam::111122223333:role/x"}, "role must be an aws_iam.IRole, got str"),
+        ({"vpc": "vpc-12345678"}, "vpc must be an aws_ec2.IVpc, got str"),
+        ({"removal_policy": "destroy"}, "removal_policy must be an aws_cdk.RemovalPolicy, got str"),
+    ],
+)
+def test_bad_instance_options_fail_naming_the_prop(props: dict[str, object], message: str) -> None:
+    with pytest.raises(LifecycleConfigError, match=message):
+        NotebookInstance(stack(), "Notebook", **props)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [(None, "Retain"), (RemovalPolicy.DESTROY, "Delete")])
+def test_the_key_is_retained_unless_the_removal_policy_says_otherwise(
+    policy: RemovalPolicy | None, expected: str
+) -> None:
+    s = stack()
+    network = PrivateNotebookNetwork(s, "Network", **({"removal_policy": policy} if policy else {}))
+    NotebookInstance(
+        s, "Notebook", vpc=network.vpc, vpc_subnets=network.subnets, **({"removal_policy": policy} if policy else {})
+    )
+    template = Template.from_stack(s)
+    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": expected, "UpdateReplacePolicy": expected})
+    template.has_resource("AWS::Logs::LogGroup", {"DeletionPolicy": expected})
+
+
+def test_grant_principal_and_connections_are_the_role_and_security_group() -> None:
+    s = stack()
+    network = PrivateNotebookNetwork(s, "Network")
+    notebook = NotebookInstance(s, "Notebook", name="nb", vpc=network.vpc, vpc_subnets=network.subnets)
+    assert notebook.grant_principal is notebook.role
+    iam.Grant.add_to_principal(grantee=notebook, actions=["s3:GetObject"], resource_arns=["arn:aws:s3:::b/k"])
+    network.endpoint_security_group.connections.allow_from(notebook, ec2.Port.tcp(443), "notebook")
+    template = Template.from_stack(s)
+    assert {"Action": "s3:GetObject", "Effect": "Allow", "Resource": "arn:aws:s3:::b/k"} in statements(template)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "GroupId": {"Fn::GetAtt": [Match.string_like_regexp("^NetworkEndpoint"), "GroupId"]},
+            "FromPort": 443,
+            "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("^NotebookSecurityGroup"), "GroupId"]},
+        },
+    )
+    assert NotebookInstance(s, "Public").connections.security_groups == []
+
+
+def test_notebooks_spread_over_subnets_by_a_stable_hash_and_adding_one_moves_none() -> None:
+    def placement(ids: list[str]) -> dict[str, str]:
+        s = stack()
+        vpc = ec2.Vpc.from_vpc_attributes(s, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["eu-west-1a"])
+        subnets = [ec2.Subnet.from_subnet_id(s, f"S{i}", f"subnet-0000000{i}") for i in range(3)]
+        for notebook_id in ids:
+            NotebookInstance(s, notebook_id, vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnets=subnets))
+        found = Template.from_stack(s).find_resources(NB)
+        return {logical[:-8]: r["Properties"]["SubnetId"] for logical, r in found.items()}
+
+    ids = [f"Notebook{i}" for i in range(12)]
+    before = placement(ids)
+    assert len(set(before.values())) == 3, before
+    assert all(before[i] == f"subnet-0000000{spread_index(i, 3)}" for i in ids)
+    after = placement([*ids[:5], "Added", *ids[5:]])
+    assert {k: v for k, v in after.items() if k != "Added"} == before
+
+
+def test_a_given_role_that_is_not_created_here_gets_a_synth_warning_naming_its_needs() -> None:
+    s = stack()
+    role = iam.Role.from_role_arn(s, "Existing", "arn:aws:iam::111122223333:role/existing", mutable=False)
+    NotebookInstance(s, "Notebook", name="nb", role=role)
+    warnings = Annotations.from_stack(s).find_warning("/Test/Notebook", Match.any_value())
+    (warning,) = warnings
+    assert "sagemaker.amazonaws.com" in warning.entry.data and "nb/*" in warning.entry.data
+    NotebookInstance(s, "Own", name="own")
+    assert not Annotations.from_stack(s).find_warning("/Test/Own", Match.any_value())
+
+
+def test_imports_by_name_and_arn() -> None:
+    s = stack()
+    by_name = NotebookInstance.from_notebook_instance_name(s, "ByName", "team-nb")
+    by_arn = NotebookInstance.from_notebook_instance_arn(
+        s, "ByArn", "arn:aws:sagemaker:eu-west-1:111122223333:notebook-instance/team-nb"
+    )
+    assert by_arn.notebook_instance_name == "team-nb" == by_name.notebook_instance_name
+    assert s.resolve(by_name.notebook_instance_arn) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":sagemaker:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":notebook-instance/team-nb",
+            ],
+        ]
+    }
+    token = NotebookInstance.from_notebook_instance_arn(s, "Token", Fn.import_value("NotebookArn"))
+    assert "Fn::Select" in str(s.resolve(token.notebook_instance_name))
+    for bad in ("arn:aws:sagemaker:eu-west-1:111122223333:notebook-instance/", "team-nb", "arn:aws:s3:::b"):
+        with pytest.raises(LifecycleConfigError, match=r"from_notebook_instance_arn arn .* is not a notebook instance"):
+            NotebookInstance.from_notebook_instance_arn(s, f"Bad{len(bad)}", bad)
+    with pytest.raises(LifecycleConfigError, match="from_notebook_instance_name name 'a_b' is invalid"):
+        NotebookInstance.from_notebook_instance_name(s, "BadName", "a_b")
+
+
+def test_an_imported_lifecycle_config_is_attached_by_name_without_grants() -> None:
+    s = stack()
+    config = NotebookLifecycleConfig.from_lifecycle_config_name(s, "Config", "team-on-start")
+    NotebookInstance(s, "Notebook", name="nb", lifecycle_config=config)
+    template = Template.from_stack(s)
+    template.has_resource_properties(NB, {"LifecycleConfigName": "team-on-start"})
+    template.resource_count_is("AWS::SageMaker::NotebookInstanceLifecycleConfig", 0)
+    assert not [st for st in statements(template) if "sagemaker:" in str(st["Action"])]
+    with pytest.raises(LifecycleConfigError, match="from_lifecycle_config_name name 'bad name' is invalid"):
+        NotebookLifecycleConfig.from_lifecycle_config_name(s, "Bad", "bad name")
+
+
+def test_cfn_lint_accepts_a_notebook_with_every_option(tmp_path: Path) -> None:
+    s = stack()
+    network = PrivateNotebookNetwork(s, "Network")
+    NotebookInstance(
+        s,
+        "Notebook",
+        name="nb",
+        vpc=network.vpc,
+        vpc_subnets=network.subnets,
+        ip_address_type="ipv4",
+        code_repositories=[CodeRepository(url="https://git.example.com/a.git", branch="main", secret_arn=SECRET)],
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    template = tmp_path / "nb.template.json"
+    template.write_text(json.dumps(Template.from_stack(s).to_json()))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", str(template)],
+        capture_output=True,
+        text=True,
+    )
+    assert ":E" not in result.stdout and result.returncode in (0, 4, 8, 12), result.stdout + result.stderr
+
+
+def test_cloudformation_still_has_no_ip_address_type_for_notebooks() -> None:
+    """Pins the fact behind refusing 'dualstack': when this fails, wire IpAddressType through."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", NB).schema
+    assert "InstanceMetadataServiceConfiguration" in schema["properties"]
+    assert "IpAddressType" not in schema["properties"]
+    assert "ip_address_type" not in inspect.signature(sagemaker.CfnNotebookInstance.__init__).parameters

@@ -152,11 +152,158 @@ def test_default_configuration_parses_into_catalogue_modules() -> None:
             {"notebooks": [DEFAULT["notebooks"][0]] * 31},
             r"notebookEnvironment.notebooks: 31 notebooks do not fit one stack",
         ),
+        # permissions, role, key, tags, instance options, network (issue 10)
+        (
+            with_notebook(permissions={"s3": [{"bucket": "Team_Data"}]}),
+            r'permissions.s3\[0\].bucket: "Team_Data" is not',
+        ),
+        (
+            with_notebook(permissions={"s3": [{"bucket": "arn:aws:s3:::b"}]}),
+            r"s3\[0\].bucket: .* not an S3 bucket name",
+        ),
+        (
+            with_notebook(permissions={"s3": [{"bucket": "abc", "prefix": "raw/*"}]}),
+            r"s3\[0\].prefix: .* \(no wildcards",
+        ),
+        (with_notebook(permissions={"s3": [{"bucket": "abc", "prefix": "${aws:username}/"}]}), r"s3\[0\].prefix: "),
+        (with_notebook(permissions={"s3": [{"bucket": "abc", "prefix": "/raw"}]}), r"s3\[0\].prefix: .* not starting"),
+        (with_notebook(permissions={"s3": [{"bucket": "abc", "access": "write"}]}), r'access: "write" is invalid; use'),
+        (with_notebook(permissions={"s3": [{"bucket": "abc"}, {"bucket": "abc"}]}), r"s3\[1\]: bucket .* twice"),
+        (with_notebook(permissions={"s3": {"bucket": "abc"}}), r"permissions.s3: expected a list"),
+        (
+            with_notebook(permissions={"kmsKeys": ["arn:aws:kms:eu-west-1:111122223333:alias/team"]}),
+            r"kmsKeys\[0\]: .* alias",
+        ),
+        (with_notebook(permissions={"kmsKeys": ["KEY\\n"]}), r"kmsKeys\[0\]: .* is not a KMS key ARN"),
+        (
+            with_notebook(permissions={"managedPolicies": ["AmazonS3ReadOnlyAccess"]}),
+            r"managedPolicies\[0\]: .* managed policy",
+        ),
+        (
+            with_notebook(permissions={"managedPolicies": [f"arn:aws:iam::aws:policy/P{i}" for i in range(11)]}),
+            r"managedPolicies: 11 policies; IAM attaches at most 10",
+        ),
+        (with_notebook(permissions={"iam": []}), r"permissions.iam: unknown key"),
+        (
+            with_notebook(roleArn="arn:aws:iam::111122223333:role/team", permissions={"s3": [{"bucket": "abc"}]}),
+            r"notebooks\[0\].permissions: cannot be granted to the existing role given in roleArn",
+        ),
+        (with_notebook(roleArn="arn:aws:iam::111122223333:user/team"), r"roleArn: .* is not an IAM role ARN"),
+        (with_notebook(kmsKeyArn="alias/aws/sagemaker"), r'kmsKeyArn: "alias/aws/sagemaker" is not a KMS key ARN'),
+        (with_notebook(tags={"aws:createdBy": "me"}), r'tags\["aws:createdBy"\]: tag key .* not starting with "aws:"'),
+        (with_notebook(tags={"Team": 7}), r"tags.Team: expected a string, got 7"),
+        (with_notebook(tags={"Team": "a|b"}), r'tags.Team: tag value "a\|b" is invalid'),
+        (with_notebook(tags=["Team"]), r"notebooks\[0\].tags: expected an object"),
+        (
+            {
+                **DEFAULT,
+                "tags": {f"G{i}": "x" for i in range(30)},
+                "notebooks": [{"id": "A", "tags": {f"N{i}": "x" for i in range(21)}}],
+            },
+            r"notebooks\[0\].tags: with the global tags this makes 51 tags",
+        ),
+        (with_notebook(minimumImdsVersion=2), r"minimumImdsVersion: 2 is invalid; use \"2\""),
+        (with_notebook(ipAddressType="dualstack"), r'ipAddressType: "dualstack" cannot be deployed yet'),
+        (with_notebook(ipAddressType="ipv6"), r'ipAddressType: "ipv6" is invalid'),
+        (
+            with_notebook(codeRepositories=[{"url": "git@github.com:o/r.git"}]),
+            r"codeRepositories\[0\].url: .* https://",
+        ),
+        (
+            with_notebook(codeRepositories=[{"url": "https://x/r.git", "secretArn": "team-git"}]),
+            r"codeRepositories\[0\].secretArn: ",
+        ),
+        (
+            with_notebook(codeRepositories=[{"url": "https://x/r.git", "branch": "a..b:c"}]),
+            r"codeRepositories\[0\].branch: ",
+        ),
+        (
+            with_notebook(codeRepositories=[{"url": f"https://x/{i}.git"} for i in range(5)]),
+            r"codeRepositories: 5 repositories",
+        ),
+        (
+            with_notebook(codeRepositories=[{"url": "https://x/r.git", "token": "t"}]),
+            r"codeRepositories\[0\].token: unknown key",
+        ),
+        (
+            {**DEFAULT, "network": {"vpcId": "vpc-1", "subnetIds": ["subnet-12345678"]}},
+            r"network.vpcId: \"vpc-1\" is not a VPC ID",
+        ),
+        ({**DEFAULT, "network": {"vpcId": "vpc-12345678", "subnetIds": []}}, r"network.subnetIds: give at least one"),
+        ({**DEFAULT, "network": {"vpcId": "vpc-12345678"}}, r"network.subnetIds: required key is missing"),
+        (
+            {**DEFAULT, "network": {"vpcId": "vpc-12345678", "subnetIds": ["subnet-12345678", "subnet-12345678"]}},
+            r"network.subnetIds\[1\]: .* listed twice",
+        ),
+        (
+            {
+                **DEFAULT,
+                "network": {"vpcId": "vpc-12345678", "subnetIds": ["subnet-12345678"], "securityGroupIds": ["sg-x"]},
+            },
+            r"network.securityGroupIds\[0\]: \"sg-x\" is not a security group ID",
+        ),
+        (
+            {
+                **DEFAULT,
+                "network": {"vpcId": "vpc-12345678", "subnetIds": ["subnet-12345678"], "availabilityZones": []},
+            },
+            r"network.availabilityZones: 0 zones for 1 subnets",
+        ),
+        (
+            {
+                **DEFAULT,
+                "network": {
+                    "vpcId": "vpc-12345678",
+                    "subnetIds": ["subnet-12345678"],
+                    "availabilityZones": ["use1-az1"],
+                },
+            },
+            r"network.availabilityZones\[0\]: \"use1-az1\" is not an availability zone name",
+        ),
+        (
+            {**DEFAULT, "privateNetwork": True, "network": {"vpcId": "vpc-12345678", "subnetIds": ["subnet-12345678"]}},
+            r"notebookEnvironment.privateNetwork: true creates a new network, and network names an existing one",
+        ),
+        (
+            {**DEFAULT, "removalPolicy": "snapshot"},
+            r'notebookEnvironment.removalPolicy: "snapshot" is invalid; use "retain"',
+        ),
     ],
 )
 def test_bad_values_name_their_key(raw: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(raw)
+
+
+def test_good_access_values_parse() -> None:
+    key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    raw = with_notebook(
+        permissions={
+            "s3": [{"bucket": "team.data-1", "prefix": "raw/2026/", "access": "read-write"}],
+            "kmsKeys": [key],
+        },
+        tags={"Team": "ana lytics", "Cost-Center": "47:11"},
+        roleArn="arn:aws:iam::111122223333:role/path/team-nb",
+        codeRepositories=[{"url": "https://github.com/org/repo.git", "branch": "feature/x"}],
+    )
+    raw["tags"] = {"Team": "all", "Owner": "data"}
+    raw["network"] = {
+        "vpcId": "vpc-0a1b2c3d4e5f60718",
+        "subnetIds": ["subnet-12345678"],
+        "availabilityZones": ["eu-west-1a"],
+    }
+    raw["privateNetwork"] = False
+    with pytest.raises(ConfigError, match="permissions: cannot be granted"):
+        parse_config(raw)
+    del raw["notebooks"][0]["roleArn"]
+    config = parse_config(raw)
+    (notebook,) = config.notebooks
+    assert notebook.permissions.s3[0].prefix == "raw/2026/" and notebook.permissions.kms_key_arns == (key,)
+    assert notebook.tags == {"Cost-Center": "47:11", "Owner": "data", "Team": "ana lytics"}
+    assert notebook.minimum_imds_version == "2" and notebook.code_repositories[0].branch == "feature/x"
+    assert config.network is not None and config.network.availability_zones == ("eu-west-1a",)
+    del raw["privateNetwork"]
+    assert parse_config(raw).private_network is False  # an existing network needs no privateNetwork: false
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("60m", 3600), ("2h", 7200)])
