@@ -280,12 +280,7 @@ class StudioDomain(StudioDomainBase):
         self.security_groups: list[ec2.ISecurityGroup] = list(security_groups or []) or [
             ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, description=f"Studio domain {self.domain_name}")
         ]
-        subnet_ids = (
-            # Subnets imported by id alone have no availability zone, which select_subnets would read.
-            [subnet.subnet_id for subnet in vpc_subnets.subnets]
-            if vpc_subnets is not None and vpc_subnets.subnets
-            else selected_subnet_ids(vpc, vpc_subnets, "StudioDomain vpc_subnets")
-        )
+        subnet_ids = selected_subnet_ids(vpc, vpc_subnets, "StudioDomain vpc_subnets")
         self.domain = sagemaker.CfnDomain(
             self,
             "Resource",

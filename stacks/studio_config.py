@@ -17,9 +17,11 @@ Identity, permissions, tags and an existing network (all optional)::
   "authMode": "SSO", "users": [{"name": "alice", "ssoUserName": "alice@example.com", "tags": {"Project": "x"}}]
                      (ssoUserName: the IAM Identity Center user name, required under SSO, refused under IAM),
   "permissions": {"managedPolicies": [...], "s3": [{"bucket", "prefix", "access": "read"|"read-write"}],
-                  "kmsKeys": [...]}            (for the domain's execution role),
-  "tags": {"Key": "Value"}                    (every taggable resource of the Studio stacks),
-  "network": {"vpcId": "vpc-...", "subnetIds": ["subnet-..."], "securityGroupIds": ["sg-..."]},
+                  "kmsKeys": [...]}   (for the execution role the domain creates; refused with executionRoleArn),
+  "tags": {"Key": "Value"}   (every taggable resource of the Studio stacks; a user's own tags win on its
+                              profile and private spaces),
+  "network": {"vpcId": "vpc-...", "subnetIds": ["subnet-..."], "securityGroupIds": ["sg-..."],
+              "availabilityZones": [...]}   (as for notebooks),
   "kmsKeyArn": "arn:aws:kms:...", "executionRoleArn": "arn:aws:iam::<account>:role/..."
                      (existing resources by id, imported without lookups at synth)
 
@@ -54,9 +56,11 @@ from constructs_lib.instance_types import studio_instance_type_problem
 from constructs_lib.studio_domain import SSO_USER_NAME
 from constructs_lib.studio_lifecycle_config import StudioAppType
 from constructs_lib.studio_settings import IdleShutdown, PosixUser, SpaceStorage
+from stacks.config import _ROLE_ARN, NetworkSpec, parse_network
 from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
 from stacks.module_config import parse_modules
-from stacks.studio_permissions import KMS_KEY_ARN, Permissions, parse_permissions, parse_tags
+from stacks.permissions_config import KMS_KEY_ARN, DataPermissions, parse_permissions
+from stacks.tags_config import merged_tags, parse_tags
 
 _object = expect_object
 _typed = expect
@@ -67,7 +71,6 @@ STUDIO_CONTEXT_KEY = "studioEnvironment"
 MAX_USER_SHARDS = 100
 _ID = re.compile(r"[A-Z][A-Za-z0-9]{0,39}")
 _USER = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
-_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 APP_TYPES = {t.value: t for t in StudioAppType}
 
 
@@ -97,15 +100,6 @@ class UserSpec:
     storage: SpaceStorage | None = None
     sso_user_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class NetworkSpec:
-    """An existing VPC by id: the domain's subnets and (optionally) its security groups."""
-
-    vpc_id: str
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +150,7 @@ class StudioEnvironmentConfig:
     team_file_system: TeamFileSystemSpec | None = None
     custom_images: tuple[ImageSpec, ...] = ()
     spaces: tuple[SpaceSpec, ...] = ()
-    permissions: Permissions = field(default_factory=Permissions)
+    permissions: DataPermissions = field(default_factory=DataPermissions)
     tags: Mapping[str, str] = field(default_factory=dict)
     network: NetworkSpec | None = None
     kms_key_arn: str | None = None
@@ -303,6 +297,7 @@ def parse_studio_config(
         raise ConfigError(f"{path}.userShards: {shards} is out of range; give 1 to {MAX_USER_SHARDS}.")
     users: list[UserSpec] = []
     seen: dict[str, int] = {}
+    global_tags = parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {}
     for i, item in enumerate(_typed(data.get("users", []), list, f"{path}.users", "a list")):
         where = f"{path}.users[{i}]"
         spec = _object(item, where, {"name", "apps", "storage", "ssoUserName", "tags"}, {"name"})
@@ -321,17 +316,18 @@ def parse_studio_config(
                 apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types, USER_PROFILE),
                 storage=_storage(spec["storage"], f"{where}.storage") if "storage" in spec else None,
                 sso_user_name=_sso_user_name(spec, where, auth, users),
-                tags=parse_tags(spec["tags"], f"{where}.tags") if "tags" in spec else {},
+                tags=_user_tags(spec, where, global_tags),
             )
         )
     team = _team_file_system(data["teamFileSystem"], f"{path}.teamFileSystem") if "teamFileSystem" in data else None
     spaces = _spaces(data.get("spaces", []), f"{path}.spaces", by_id, image_types, users, team is not None)
     role_arn = _arn(data, "executionRoleArn", path, _ROLE_ARN, "arn:aws:iam::111122223333:role/StudioExecution")
     permissions = parse_permissions(data.get("permissions", {}), f"{path}.permissions")
-    if role_arn is not None and permissions.managed_policies:
+    if role_arn is not None and permissions:
         raise ConfigError(
-            f"{path}.permissions.managedPolicies: executionRoleArn names an existing role, to which this app cannot "
-            "attach managed policies; attach them where the role is defined, or remove executionRoleArn."
+            f"{path}.permissions: cannot be granted to the existing role given in executionRoleArn (the stack does "
+            "not change a role it does not own); attach them to that role where it is defined, or drop "
+            "executionRoleArn."
         )
     return StudioEnvironmentConfig(
         auth_mode=auth,
@@ -345,8 +341,8 @@ def parse_studio_config(
         custom_images=images,
         spaces=spaces,
         permissions=permissions,
-        tags=parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {},
-        network=_network(data["network"], f"{path}.network") if "network" in data else None,
+        tags=global_tags,
+        network=parse_network(data["network"], f"{path}.network") if "network" in data else None,
         kms_key_arn=_arn(data, "kmsKeyArn", path, KMS_KEY_ARN, "arn:aws:kms:eu-west-1:111122223333:key/<key id>"),
         execution_role_arn=role_arn,
     )
@@ -377,33 +373,18 @@ def _sso_user_name(spec: Mapping[str, Any], where: str, auth: str, users: list[U
     return value
 
 
+def _user_tags(spec: Mapping[str, Any], where: str, global_tags: Mapping[str, str]) -> dict[str, str]:
+    """A user's own tags (checked with the team's against the 50-tag limit)."""
+    own = parse_tags(spec["tags"], f"{where}.tags") if "tags" in spec else {}
+    merged_tags(global_tags, own, f"{where}.tags")
+    return own
+
+
 def _arn(data: Mapping[str, Any], key: str, path: str, pattern: re.Pattern[str], example: str) -> str | None:
     value = data.get(key)
     if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
         raise ConfigError(f"{path}.{key}: {json_text(value)} is invalid: give an ARN such as {example!r}.")
     return value
-
-
-def _ids(raw: object, path: str, prefix: str, *, at_least: int) -> tuple[str, ...]:
-    items = _typed(raw, list, path, "a list of ids")
-    for i, item in enumerate(items):
-        if not isinstance(item, str) or not re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", item):
-            raise ConfigError(f"{path}[{i}]: {json_text(item)} is invalid: give an id such as '{prefix}-0123abcd'.")
-    if len(items) < at_least or len(set(items)) != len(items):
-        raise ConfigError(f"{path}: give {'at least one' if at_least else 'distinct'} ids, each once.")
-    return tuple(items)
-
-
-def _network(raw: object, path: str) -> NetworkSpec:
-    data = _object(raw, path, {"vpcId", "subnetIds", "securityGroupIds"}, {"vpcId", "subnetIds"})
-    vpc_id = data["vpcId"]
-    if not isinstance(vpc_id, str) or not re.fullmatch(r"vpc-[0-9a-f]{8,17}", vpc_id):
-        raise ConfigError(f"{path}.vpcId: {json_text(vpc_id)} is invalid: give an id such as 'vpc-0123abcd'.")
-    return NetworkSpec(
-        vpc_id=vpc_id,
-        subnet_ids=_ids(data["subnetIds"], f"{path}.subnetIds", "subnet", at_least=1),
-        security_group_ids=_ids(data.get("securityGroupIds", []), f"{path}.securityGroupIds", "sg", at_least=0),
-    )
 
 
 def _validated(path: str, make: Any, **kwargs: Any) -> Any:

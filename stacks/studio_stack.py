@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -33,8 +33,10 @@ from constructs_lib.studio_space import StudioSpace
 from constructs_lib.team_file_system import TeamFileSystem, TeamFileSystemBase
 from stacks.base import LookupFreeStack
 from stacks.config import ConfigError
+from stacks.notebook_stack import ExistingNetwork
+from stacks.permissions_config import grant_permissions
 from stacks.studio_config import AppSpec, SpaceSpec, StudioEnvironmentConfig, UserSpec
-from stacks.studio_permissions import grant_permissions
+from stacks.tags_config import GLOBAL_PRIORITY, RESOURCE_PRIORITY, apply_tags
 
 MAX_USERS_PER_SHARD = 400
 """Each user is one resource; this leaves room under CloudFormation's 500 and its template size limit."""
@@ -99,24 +101,14 @@ class StudioStack(LookupFreeStack):
 
     def __init__(self, scope: Construct, id: str, *, config: StudioEnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.network: PrivateNotebookNetwork | None = None
-        groups: list[ec2.ISecurityGroup] = []
-        self.vpc: ec2.IVpc
-        self.subnets: ec2.SubnetSelection
-        if config.network is None:
-            self.network = PrivateNotebookNetwork(self, "Network")
-            self.vpc, self.subnets = self.network.vpc, self.network.subnets
-        else:
-            self.vpc = ec2.Vpc.from_vpc_attributes(
-                self, "ExistingVpc", vpc_id=config.network.vpc_id, availability_zones=self.availability_zones
-            )
-            self.subnets = ec2.SubnetSelection(
-                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{sid}", sid) for sid in config.network.subnet_ids]
-            )
-            groups = [
-                ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{gid}", gid)
-                for gid in config.network.security_group_ids
-            ]
+        self.network: PrivateNotebookNetwork | ExistingNetwork = (
+            ExistingNetwork(self, "ExistingNetwork", spec=config.network)
+            if config.network is not None
+            else PrivateNotebookNetwork(self, "Network")
+        )
+        self.vpc: ec2.IVpc = self.network.vpc
+        self.subnets: ec2.SubnetSelection = self.network.subnets
+        groups = self.network.security_groups if isinstance(self.network, ExistingNetwork) else []
         self.lifecycle_configs: dict[str, StudioLifecycleConfig] = {
             spec.id: StudioLifecycleConfig(self, spec.id, app_type=spec.app_type, modules=spec.modules)
             for spec in config.lifecycle_configs
@@ -177,7 +169,10 @@ class StudioStack(LookupFreeStack):
             for spec in sorted(config.spaces, key=lambda s: s.name)
             if spec.owner is None
         }
-        grant_permissions(self, self.domain.execution_role, config.permissions, "studioEnvironment.permissions")
+        if config.permissions:
+            if not isinstance(self.domain.execution_role, iam.Role):
+                raise ConfigError("studioEnvironment.permissions: the execution role is not one this stack creates.")
+            grant_permissions(self.domain.execution_role, config.permissions)
         if any(m.name == "studio-idle-shutdown" for s in config.lifecycle_configs for m in s.modules):
             self.domain.grant_delete_own_apps(self.domain.execution_role)
         CfnOutput(self, "DomainId", value=self.domain.domain_id)
@@ -273,7 +268,7 @@ class StudioUsersStack(Stack):
             for user in sorted(users, key=lambda u: u.name)
         }
         for user in users:
-            add_tags(self.user_profiles[user.name], user.tags)
+            apply_tags(self.user_profiles[user.name], user.tags, priority=RESOURCE_PRIORITY)
         self.private_spaces: dict[str, StudioSpace] = {}
         if studio is not None:
             mounts = [studio.team_file_system.mount()] if studio.team_file_system else []
@@ -282,13 +277,8 @@ class StudioUsersStack(Stack):
                 self.private_spaces[spec.name] = add_space(
                     self, spec, studio.domain, owner, lifecycle_configs, studio.images, mounts
                 )
-                add_tags(self.private_spaces[spec.name], next(u.tags for u in users if u.name == spec.owner))
-
-
-def add_tags(scope: Construct, tags: Mapping[str, str]) -> None:
-    """Tags on every taggable resource under ``scope`` (CDK's tag aspect), in a fixed order."""
-    for key, value in sorted(tags.items()):
-        Tags.of(scope).add(key, value)
+                owner_tags = next(u.tags for u in users if u.name == spec.owner)
+                apply_tags(self.private_spaces[spec.name], owner_tags, priority=RESOURCE_PRIORITY)
 
 
 def _user_settings(
@@ -330,5 +320,5 @@ def add_studio(
         stack.add_stack_dependency(studio)
         users_stacks.append(stack)
     for one in (studio, *users_stacks):
-        add_tags(one, config.tags)
+        apply_tags(one, config.tags, priority=GLOBAL_PRIORITY)
     return studio, users_stacks
