@@ -12,18 +12,8 @@
 }
 ```
 
-Identity, permissions, tags and an existing network (all optional)::
-
-  "authMode": "SSO", "users": [{"name": "alice", "ssoUserName": "alice@example.com", "tags": {"Project": "x"}}]
-                     (ssoUserName: the IAM Identity Center user name, required under SSO, refused under IAM),
-  "permissions": {"managedPolicies": [...], "s3": [{"bucket", "prefix", "access": "read"|"read-write"}],
-                  "kmsKeys": [...]}   (for the execution role the domain creates; refused with executionRoleArn),
-  "tags": {"Key": "Value"}   (every taggable resource of the Studio stacks; a user's own tags win on its
-                              profile and private spaces),
-  "network": {"vpcId": "vpc-...", "subnetIds": ["subnet-..."], "securityGroupIds": ["sg-..."],
-              "availabilityZones": [...]}   (as for notebooks),
-  "kmsKeyArn": "arn:aws:kms:...", "executionRoleArn": "arn:aws:iam::<account>:role/..."
-                     (existing resources by id, imported without lookups at synth)
+Identity, permissions, tags and an existing network (``ssoUserName`` and ``tags`` per user, ``permissions``,
+``tags``, ``network``, ``kmsKeyArn``, ``executionRoleArn``): see ``stacks.studio_access_config``.
 
 Spaces, images and the team file system (all optional)::
 
@@ -53,14 +43,14 @@ from typing import Any
 
 from constructs_lib import LifecycleConfigError, Module, Target
 from constructs_lib.instance_types import studio_instance_type_problem
-from constructs_lib.studio_domain import SSO_USER_NAME
 from constructs_lib.studio_lifecycle_config import StudioAppType
 from constructs_lib.studio_settings import IdleShutdown, PosixUser, SpaceStorage
-from stacks.config import _ROLE_ARN, NetworkSpec, parse_network
+from stacks.config import NetworkSpec
 from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
 from stacks.module_config import parse_modules
-from stacks.permissions_config import KMS_KEY_ARN, DataPermissions, parse_permissions
-from stacks.tags_config import merged_tags, parse_tags
+from stacks.permissions_config import DataPermissions
+from stacks.studio_access_config import parse_sso_user_name, parse_studio_access, parse_user_tags
+from stacks.tags_config import parse_tags
 
 _object = expect_object
 _typed = expect
@@ -315,20 +305,14 @@ def parse_studio_config(
                 name=name,
                 apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types, USER_PROFILE),
                 storage=_storage(spec["storage"], f"{where}.storage") if "storage" in spec else None,
-                sso_user_name=_sso_user_name(spec, where, auth, users),
-                tags=_user_tags(spec, where, global_tags),
+                sso_user_name=parse_sso_user_name(
+                    spec, where, auth, {u.sso_user_name.lower(): u.name for u in users if u.sso_user_name}
+                ),
+                tags=parse_user_tags(spec, where, global_tags),
             )
         )
     team = _team_file_system(data["teamFileSystem"], f"{path}.teamFileSystem") if "teamFileSystem" in data else None
     spaces = _spaces(data.get("spaces", []), f"{path}.spaces", by_id, image_types, users, team is not None)
-    role_arn = _arn(data, "executionRoleArn", path, _ROLE_ARN, "arn:aws:iam::111122223333:role/StudioExecution")
-    permissions = parse_permissions(data.get("permissions", {}), f"{path}.permissions")
-    if role_arn is not None and permissions:
-        raise ConfigError(
-            f"{path}.permissions: cannot be granted to the existing role given in executionRoleArn (the stack does "
-            "not change a role it does not own); attach them to that role where it is defined, or drop "
-            "executionRoleArn."
-        )
     return StudioEnvironmentConfig(
         auth_mode=auth,
         idle_shutdown=idle,
@@ -340,51 +324,8 @@ def parse_studio_config(
         team_file_system=team,
         custom_images=images,
         spaces=spaces,
-        permissions=permissions,
-        tags=global_tags,
-        network=parse_network(data["network"], f"{path}.network") if "network" in data else None,
-        kms_key_arn=_arn(data, "kmsKeyArn", path, KMS_KEY_ARN, "arn:aws:kms:eu-west-1:111122223333:key/<key id>"),
-        execution_role_arn=role_arn,
+        **parse_studio_access(data, path, global_tags),
     )
-
-
-def _sso_user_name(spec: Mapping[str, Any], where: str, auth: str, users: list[UserSpec]) -> str | None:
-    value = spec.get("ssoUserName")
-    if auth == "SSO" and value is None:
-        raise ConfigError(
-            f"{where}.ssoUserName: required key is missing: an SSO (IAM Identity Center) domain needs each user's "
-            "Identity Center user name."
-        )
-    if auth == "IAM" and value is not None:
-        raise ConfigError(f'{where}.ssoUserName: the domain uses authMode "IAM"; remove it, or use "SSO".')
-    if value is None:
-        return None
-    if not isinstance(value, str) or not SSO_USER_NAME.fullmatch(value):
-        raise ConfigError(
-            f"{where}.ssoUserName: {json_text(value)} is invalid: give the Identity Center user name "
-            "(1-128 letters, digits and +=,.@_-)."
-        )
-    for other in users:
-        if other.sso_user_name is not None and other.sso_user_name.lower() == value.lower():
-            raise ConfigError(
-                f"{where}.ssoUserName: {value!r} is already user {other.name!r}'s; an Identity Center user has one "
-                "profile in a domain."
-            )
-    return value
-
-
-def _user_tags(spec: Mapping[str, Any], where: str, global_tags: Mapping[str, str]) -> dict[str, str]:
-    """A user's own tags (checked with the team's against the 50-tag limit)."""
-    own = parse_tags(spec["tags"], f"{where}.tags") if "tags" in spec else {}
-    merged_tags(global_tags, own, f"{where}.tags")
-    return own
-
-
-def _arn(data: Mapping[str, Any], key: str, path: str, pattern: re.Pattern[str], example: str) -> str | None:
-    value = data.get(key)
-    if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
-        raise ConfigError(f"{path}.{key}: {json_text(value)} is invalid: give an ARN such as {example!r}.")
-    return value
 
 
 def _validated(path: str, make: Any, **kwargs: Any) -> Any:
