@@ -637,3 +637,49 @@ NETWORK = "studioEnvironment.network"
 def test_bad_identity_permissions_tags_and_network_name_the_key(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_studio_config(config(**change))
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": "a" * 5_000_000}]}, "users[0].ssoUserName"),
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": "a@b\u0000c"}]}, "users[0].ssoUserName"),
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": nested(900)}]}, "users[0].ssoUserName"),
+        ({"tags": {"Team": "v" * 5_000_000}}, "tags.Team"),
+        ({"tags": {f"k{i}": "v" for i in range(200_000)}}, "tags"),
+        ({"tags": {"Team": "$(reboot)`id`"}}, "tags.Team"),
+        ({"executionRoleArn": "arn:aws:iam::111122223333:role/" + "r" * 5_000_000}, "executionRoleArn"),
+        ({"kmsKeyArn": nested(900)}, "kmsKeyArn"),
+        ({"network": {"vpcId": "vpc-0123abcd", "subnetIds": ["subnet-0123abcd"] * 100_000}}, "network.subnetIds"),
+        ({"network": nested(900)}, "network"),
+    ],
+)
+def test_hostile_access_values_fail_fast_with_a_one_line_error(change: dict[str, Any], key: str) -> None:
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        parse_studio_config(config(**change))
+    message = str(caught.value)
+    assert time.monotonic() - started < 5
+    assert message.startswith(f"studioEnvironment.{key}") and "\n" not in message and len(message) < 400, message
+
+
+def test_a_users_own_tag_wins_over_the_team_tag_of_the_same_key(tmp_path: Path) -> None:
+    raw = sso_team()
+    raw["users"][0]["tags"] = {"Team": "forecasting"}
+    templates = synth(raw, tmp_path)
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] in ("AWS::SageMaker::UserProfile", "AWS::SageMaker::Space"):
+                props = resource["Properties"]
+                owner = props.get("UserProfileName") or props.get("OwnershipSettings", {}).get("OwnerUserProfileName")
+                expected = "forecasting" if owner == "data-scientist-1" else "analytics"
+                assert tags_of(resource, "Tags")["Team"] == expected, owner
