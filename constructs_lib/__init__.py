@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from constructs_lib.notebook_instance import CodeRepository as CodeRepository
     from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
+    from constructs_lib.studio_domain import AuthMode as AuthMode
+    from constructs_lib.studio_domain import ImportedStudioDomain as ImportedStudioDomain
+    from constructs_lib.studio_domain import StudioDomain as StudioDomain
+    from constructs_lib.studio_domain import StudioUserProfile as StudioUserProfile
     from constructs_lib.studio_image import ImageFileSystem as ImageFileSystem
     from constructs_lib.studio_image import KernelSpec as KernelSpec
     from constructs_lib.studio_image import StudioCustomImage as StudioCustomImage
@@ -66,6 +70,10 @@ _WHERE = {
     "CodeRepository": "constructs_lib.notebook_instance",
     "NotebookInstance": "constructs_lib.notebook_instance",
     "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
+    "AuthMode": "constructs_lib.studio_domain",
+    "ImportedStudioDomain": "constructs_lib.studio_domain",
+    "StudioDomain": "constructs_lib.studio_domain",
+    "StudioUserProfile": "constructs_lib.studio_domain",
     "ImageFileSystem": "constructs_lib.studio_image",
     "KernelSpec": "constructs_lib.studio_image",
     "StudioCustomImage": "constructs_lib.studio_image",

@@ -401,3 +401,11 @@ def test_a_profile_needs_exactly_one_domain_and_a_typed_one() -> None:
         StudioUserProfile(stack, "B", domain=domain, domain_id=domain.domain_id, user_profile_name="alice")
     with pytest.raises(TypeError, match=r"StudioUserProfile domain: expected a StudioDomain"):
         StudioUserProfile(stack, "C", domain="d-abc123xyz", user_profile_name="alice")  # type: ignore[arg-type]
+
+
+def test_studio_classes_are_exported_from_the_package_root() -> None:
+    import constructs_lib
+
+    for name in ("AuthMode", "ImportedStudioDomain", "StudioDomain", "StudioUserProfile"):
+        assert name in constructs_lib.__all__
+        assert getattr(constructs_lib, name) is getattr(__import__("constructs_lib.studio_domain").studio_domain, name)
