@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
     from constructs_lib.private_network import PrivateNotebookNetwork as PrivateNotebookNetwork
     from constructs_lib.studio_domain import AuthMode as AuthMode
+    from constructs_lib.studio_domain import ImportedStudioDomain as ImportedStudioDomain
     from constructs_lib.studio_domain import StudioDomain as StudioDomain
     from constructs_lib.studio_domain import StudioUserProfile as StudioUserProfile
     from constructs_lib.studio_image import ImageFileSystem as ImageFileSystem
@@ -63,6 +64,7 @@ _WHERE = {
     "NotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
     "PrivateNotebookNetwork": "constructs_lib.private_network",
     "AuthMode": "constructs_lib.studio_domain",
+    "ImportedStudioDomain": "constructs_lib.studio_domain",
     "StudioDomain": "constructs_lib.studio_domain",
     "StudioUserProfile": "constructs_lib.studio_domain",
     "ImageFileSystem": "constructs_lib.studio_image",

@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-from aws_cdk import ArnFormat, Stack
+import jsii
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -20,6 +21,11 @@ from constructs_lib.private_network import selected_subnet_ids
 from constructs_lib.studio_settings import StudioSpaceDefaults, StudioUserSettings
 
 _NAME = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+SSO_USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,128}")
+"""An IAM Identity Center user name: 1-128 letters, digits and ``+=,.@_-``."""
+_DOMAIN_ID = re.compile(r"d-[a-z0-9]{1,61}")
+SSO_USER_IDENTIFIER = "UserName"
+"""The only kind of ``SingleSignOnUserValue`` CloudFormation accepts."""
 
 
 class AuthMode(Enum):
@@ -35,15 +41,181 @@ def _check_name(value: str, what: str) -> None:
         )
 
 
-class StudioDomain(Construct):
+def expect_prop(value: object, prop: str, what: str, *attributes: str) -> None:
+    """A Python type error that names the prop: CDK interfaces are checked by the attributes they promise."""
+    if value is None or isinstance(value, (str, bytes, int, float)) or not all(hasattr(value, a) for a in attributes):
+        raise TypeError(f"{prop}: expected {what}, got {type(value).__name__} {str(value)[:80]!r}.")
+
+
+def _expect_removal_policy(value: object, prop: str) -> None:
+    if value is not None and not isinstance(value, RemovalPolicy):
+        raise TypeError(f"{prop}: expected a RemovalPolicy or None, got {type(value).__name__} {str(value)[:80]!r}.")
+
+
+def check_sso_user_name(value: object, auth_mode: AuthMode | None, prop: str) -> str | None:
+    """The SSO user name a profile needs under ``AuthMode.SSO`` (required) and may not have under IAM."""
+    if value is not None and (not isinstance(value, str) or not SSO_USER_NAME.fullmatch(value)):
+        raise LifecycleConfigError(
+            f"{prop} {value!r} is invalid: give the IAM Identity Center user name (1-128 letters, digits and "
+            "'+=,.@_-')."
+        )
+    if auth_mode is AuthMode.SSO and value is None:
+        raise LifecycleConfigError(
+            f"{prop} is missing: an SSO (IAM Identity Center) domain needs each profile's Identity Center user name."
+        )
+    if auth_mode is AuthMode.IAM and value is not None:
+        raise LifecycleConfigError(f"{prop} is given but the domain uses IAM auth: remove it, or use AuthMode.SSO.")
+    return value
+
+
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
+class StudioDomainBase(Construct):
+    """What a user profile (and a grant) needs of a domain, created here or imported.
+
+    Attributes: ``domain_id``, ``domain_arn``, ``auth_mode``, ``execution_role`` (or None for an import without
+    one), ``security_groups``; ``grant_principal`` (the execution role) and ``connections`` (its security groups).
+    """
+
+    domain_id: str
+    domain_arn: str
+    auth_mode: AuthMode
+    execution_role: iam.IRole | None
+    security_groups: list[ec2.ISecurityGroup]
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The domain's default execution role, as ``iam.IGrantable`` does."""
+        if self.execution_role is None:
+            raise LifecycleConfigError(
+                f"{self.node.path}: this imported domain has no execution_role; give one to from_domain_attributes."
+            )
+        return self.execution_role.grant_principal
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The domain's security groups, as ``ec2.IConnectable`` does (``connections.allow_to(...)``)."""
+        return ec2.Connections(security_groups=self.security_groups)
+
+    def grant_studio_logging(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Writing streams in ``/aws/sagemaker/studio`` (app logs, lifecycle config output)."""
+        group = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/studio",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            resource_arns=[group, f"{group}:*"],
+        )
+        self._acknowledge(
+            grantee,
+            "log-group:/aws/sagemaker/studio:*",
+            "CloudWatch Logs evaluates DescribeLogStreams and CreateLogGroup against the group ARN with ':*'; "
+            "the grant is limited to Studio's log group.",
+            service="logs",
+        )
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resource_arns=[f"{group}:log-stream:{self.domain_id}/*"],
+        )
+        self._acknowledge(
+            grantee,
+            f"log-group:/aws/sagemaker/studio:log-stream:{self._domain_id_in_findings()}/*",
+            "Studio names log streams <domain>/<user>/<app> at run time; the grant covers only this domain's streams.",
+            service="logs",
+        )
+        return grant
+
+    def _domain_id_in_findings(self) -> str:
+        return self.domain_id
+
+    def _acknowledge(self, grantee: iam.IGrantable, resource: str, reason: str, *, service: str) -> None:
+        """Acknowledge the wildcard on the execution role's policy (its own, or the one CDK adds to an import)."""
+        if grantee is not self.execution_role or self.execution_role is None:
+            return
+        node = self.execution_role.node
+        policy = node.try_find_child("DefaultPolicy") or node.try_find_child("Policy")
+        if policy is not None:
+            acknowledge_wildcard(
+                policy, f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}", reason
+            )
+
+
+class ImportedStudioDomain(StudioDomainBase):
+    """An existing domain (``StudioDomain.from_domain_attributes``): attach profiles to it and grant on it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        domain_id: str,
+        auth_mode: AuthMode = AuthMode.IAM,
+        execution_role: iam.IRole | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        if not isinstance(domain_id, str) or not _DOMAIN_ID.fullmatch(domain_id):
+            raise LifecycleConfigError(
+                f"StudioDomain.from_domain_attributes domain_id {domain_id!r} is invalid: give an id such as "
+                "'d-abc123xyz'."
+            )
+        if not isinstance(auth_mode, AuthMode):
+            raise TypeError(f"StudioDomain.from_domain_attributes auth_mode: expected an AuthMode, got {auth_mode!r}.")
+        if execution_role is not None:
+            expect_prop(
+                execution_role, "StudioDomain.from_domain_attributes execution_role", "an iam.IRole", "role_arn"
+            )
+        for group in security_groups:
+            expect_prop(
+                group,
+                "StudioDomain.from_domain_attributes security_groups",
+                "ec2.ISecurityGroup items",
+                "security_group_id",
+            )
+        self.domain_id = domain_id
+        self.auth_mode = auth_mode
+        self.execution_role = execution_role
+        self.security_groups = list(security_groups)
+        self.domain_arn = Stack.of(self).format_arn(service="sagemaker", resource="domain", resource_name=domain_id)
+
+
+class StudioDomain(StudioDomainBase):
     """A Studio domain in a VPC (``VpcOnly`` network access by default), with a KMS key, a default
     execution role and default user settings per app type.
 
     The execution role it creates may only write Studio's logs; extend it with grants. Attributes:
-    ``domain`` (L1), ``domain_id``, ``domain_arn``, ``domain_name``, ``execution_role``, ``kms_key``,
-    ``security_groups``, ``default_user_settings``, ``default_space_settings``
-    (the domain's ``DefaultSpaceSettings``, applied by SageMaker to shared spaces only).
+    ``domain`` (L1), ``domain_id``, ``domain_arn``, ``domain_name``, ``auth_mode``, ``execution_role``,
+    ``kms_key``, ``security_groups``, ``default_user_settings``, ``default_space_settings``
+    (the domain's ``DefaultSpaceSettings``, applied by SageMaker to shared spaces only); ``grant_principal`` and
+    ``connections``. ``removal_policy`` applies to the domain and to the KMS key it creates (CDK's defaults
+    otherwise: the domain is deleted, the key retained).
     """
+
+    execution_role: iam.IRole
+
+    @staticmethod
+    def from_domain_attributes(
+        scope: Construct,
+        id: str,
+        *,
+        domain_id: str,
+        auth_mode: AuthMode = AuthMode.IAM,
+        execution_role: iam.IRole | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
+    ) -> ImportedStudioDomain:
+        """An existing domain by id, to attach ``StudioUserProfile`` s to (``domain=``) and grant on."""
+        return ImportedStudioDomain(
+            scope,
+            id,
+            domain_id=domain_id,
+            auth_mode=auth_mode,
+            execution_role=execution_role,
+            security_groups=security_groups,
+        )
 
     def __init__(
         self,
@@ -60,10 +232,22 @@ class StudioDomain(Construct):
         default_user_settings: StudioUserSettings | None = None,
         default_space_settings: StudioSpaceDefaults | None = None,
         domain_name: str | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
         if not isinstance(auth_mode, AuthMode):
             raise LifecycleConfigError(f"StudioDomain auth_mode {auth_mode!r} is invalid: use AuthMode.IAM or SSO.")
+        expect_prop(vpc, "StudioDomain vpc", "an ec2.IVpc", "vpc_id", "select_subnets")
+        for group in security_groups or []:
+            expect_prop(group, "StudioDomain security_groups", "ec2.ISecurityGroup items", "security_group_id")
+        if kms_key is not None:
+            expect_prop(kms_key, "StudioDomain kms_key", "a kms.IKey", "key_arn")
+        if execution_role is not None:
+            expect_prop(execution_role, "StudioDomain execution_role", "an iam.IRole", "role_arn")
+        if not isinstance(vpc_only, bool):
+            raise TypeError(f"StudioDomain vpc_only: expected True or False, got {vpc_only!r}.")
+        _expect_removal_policy(removal_policy, "StudioDomain removal_policy")
+        self.auth_mode = auth_mode
         if domain_name is not None:
             _check_name(domain_name, "StudioDomain domain_name")
         self.default_user_settings = default_user_settings or StudioUserSettings()
@@ -77,7 +261,11 @@ class StudioDomain(Construct):
             default_space_settings.validate("StudioDomain default_space_settings")
         self.domain_name = domain_name or self._default_name()
         self.kms_key: kms.IKey = kms_key or kms.Key(
-            self, "Key", enable_key_rotation=True, description=f"Studio domain {self.domain_name}"
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description=f"Studio domain {self.domain_name}",
+            removal_policy=removal_policy,
         )
         self.execution_role: iam.IRole = (
             self.default_user_settings.execution_role
@@ -116,43 +304,15 @@ class StudioDomain(Construct):
             if default_space_settings is not None
             else None,
         )
+        if removal_policy is not None:
+            self.domain.apply_removal_policy(removal_policy)
         depend_on_images(self.domain, self.default_user_settings, default_space_settings)
-        self.domain_id: str = self.domain.attr_domain_id
-        self.domain_arn: str = self.domain.attr_domain_arn
+        self.domain_id = self.domain.attr_domain_id
+        self.domain_arn = self.domain.attr_domain_arn
         self.grant_studio_logging(self.execution_role)
 
-    def grant_studio_logging(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Writing streams in ``/aws/sagemaker/studio`` (app logs, lifecycle config output)."""
-        group = Stack.of(self).format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/studio",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-            resource_arns=[group, f"{group}:*"],
-        )
-        self._acknowledge(
-            grantee,
-            "log-group:/aws/sagemaker/studio:*",
-            "CloudWatch Logs evaluates DescribeLogStreams and CreateLogGroup against the group ARN with ':*'; "
-            "the grant is limited to Studio's log group.",
-            service="logs",
-        )
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resource_arns=[f"{group}:log-stream:{self.domain_id}/*"],
-        )
-        self._acknowledge(
-            grantee,
-            f"log-group:/aws/sagemaker/studio:log-stream:<{self._domain_logical_id()}.DomainId>/*",
-            "Studio names log streams <domain>/<user>/<app> at run time; the grant covers only this domain's streams.",
-            service="logs",
-        )
-        return grant
+    def _domain_id_in_findings(self) -> str:
+        return f"<{self._domain_logical_id()}.DomainId>"
 
     def grant_delete_own_apps(self, grantee: iam.IGrantable) -> iam.Grant:
         """``DescribeApp`` on this domain's apps, and ``DeleteApp`` only on the caller's OWN apps (idle shutdown).
@@ -220,16 +380,6 @@ class StudioDomain(Construct):
     def _domain_logical_id(self) -> str:
         return str(Stack.of(self).resolve(Stack.of(self).get_logical_id(self.domain)))
 
-    def _acknowledge(self, grantee: iam.IGrantable, resource: str, reason: str, *, service: str) -> None:
-        """Acknowledge the wildcard on the grantee's default policy, when this construct created that role."""
-        if grantee is not self.execution_role or not isinstance(self.execution_role, iam.Role):
-            return
-        policy = self.execution_role.node.try_find_child("DefaultPolicy")
-        if policy is not None:
-            acknowledge_wildcard(
-                policy, f"Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}", reason
-            )
-
     def _default_name(self) -> str:
         return lower_case_name(self, 63)
 
@@ -251,7 +401,12 @@ def depend_on_images(resource: IConstruct, *settings: StudioUserSettings | Studi
 class StudioUserProfile(Construct):
     """A user profile of a ``StudioDomain``, with its own overrides of the domain's user settings.
 
-    Attributes: ``user_profile`` (L1), ``user_profile_name``, ``user_profile_arn``, ``settings``.
+    Give the domain (created or imported: its auth mode is then checked) or only its ``domain_id``. Under
+    ``AuthMode.SSO`` each profile needs ``sso_user_name``, the user's IAM Identity Center user name
+    (``SingleSignOnUserIdentifier`` "UserName"); under IAM it is refused. CloudFormation replaces a profile
+    whose SSO user changes.
+
+    Attributes: ``user_profile`` (L1), ``user_profile_name``, ``user_profile_arn``, ``settings``, ``sso_user_name``.
     """
 
     def __init__(
@@ -259,12 +414,28 @@ class StudioUserProfile(Construct):
         scope: Construct,
         id: str,
         *,
-        domain_id: str,
+        domain_id: str | None = None,
+        domain: StudioDomainBase | None = None,
         user_profile_name: str,
         settings: StudioUserSettings | None = None,
+        sso_user_name: str | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
         _check_name(user_profile_name, "StudioUserProfile user_profile_name")
+        if (domain is None) == (domain_id is None):
+            raise LifecycleConfigError(f"StudioUserProfile {user_profile_name!r}: give domain or domain_id (one).")
+        if domain is not None:
+            expect_prop(domain, "StudioUserProfile domain", "a StudioDomain or an imported one", "domain_id")
+            domain_id = domain.domain_id
+        elif not isinstance(domain_id, str):
+            raise TypeError(f"StudioUserProfile domain_id: expected a string, got {type(domain_id).__name__}.")
+        _expect_removal_policy(removal_policy, "StudioUserProfile removal_policy")
+        self.sso_user_name = check_sso_user_name(
+            sso_user_name,
+            domain.auth_mode if isinstance(domain, StudioDomainBase) else None,
+            f"StudioUserProfile {user_profile_name!r} sso_user_name",
+        )
         self.user_profile_name = user_profile_name
         settings = settings or StudioUserSettings()
         self.settings = settings
@@ -288,6 +459,10 @@ class StudioUserProfile(Construct):
             domain_id=domain_id,
             user_profile_name=user_profile_name,
             user_settings=rendered,
+            single_sign_on_user_identifier=SSO_USER_IDENTIFIER if self.sso_user_name else None,
+            single_sign_on_user_value=self.sso_user_name,
         )
+        if removal_policy is not None:
+            self.user_profile.apply_removal_policy(removal_policy)
         depend_on_images(self.user_profile, settings)
         self.user_profile_arn: str = self.user_profile.attr_user_profile_arn

@@ -12,6 +12,9 @@
 }
 ```
 
+Identity, permissions, tags and an existing network (``ssoUserName`` and ``tags`` per user, ``permissions``,
+``tags``, ``network``, ``kmsKeyArn``, ``executionRoleArn``): see ``stacks.studio_access_config``.
+
 Spaces, images and the team file system (all optional)::
 
   "storage": {"defaultGiB": 5, "maximumGiB": 100},
@@ -43,8 +46,12 @@ from constructs_lib.instance_types import studio_instance_type_problem
 from constructs_lib.studio_lifecycle_config import StudioAppType
 from constructs_lib.studio_settings import IdleShutdown, PosixUser, SpaceStorage
 from stacks.backstop_config import BackstopSpec, parse_backstop
+from stacks.config import NetworkSpec
 from stacks.config_values import ConfigError, expect, expect_object, json_text, parse_duration
 from stacks.module_config import parse_modules
+from stacks.permissions_config import DataPermissions
+from stacks.studio_access_config import parse_sso_user_name, parse_studio_access, parse_user_tags
+from stacks.tags_config import parse_tags
 
 _object = expect_object
 _typed = expect
@@ -82,6 +89,8 @@ class UserSpec:
     name: str
     apps: Mapping[StudioAppType, AppSpec] = field(default_factory=dict)
     storage: SpaceStorage | None = None
+    sso_user_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +142,11 @@ class StudioEnvironmentConfig:
     custom_images: tuple[ImageSpec, ...] = ()
     spaces: tuple[SpaceSpec, ...] = ()
     idle_backstop: BackstopSpec | None = None
+    permissions: DataPermissions = field(default_factory=DataPermissions)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    network: NetworkSpec | None = None
+    kms_key_arn: str | None = None
+    execution_role_arn: str | None = None
 
 
 def _app_type(value: object, path: str) -> StudioAppType:
@@ -246,6 +260,7 @@ def parse_studio_config(
     keys = {"authMode", "idleShutdown", "lifecycleConfigs", "apps", "userShards", "users"}
     keys |= {"storage", "teamFileSystem", "customImages", "spaces"}
     keys |= {"idleBackstop"}
+    keys |= {"permissions", "tags", "network", "kmsKeyArn", "executionRoleArn"}
     data = _object(raw, path, keys)
     auth = data.get("authMode", "IAM")
     if auth not in ("IAM", "SSO"):
@@ -275,9 +290,10 @@ def parse_studio_config(
         raise ConfigError(f"{path}.userShards: {shards} is out of range; give 1 to {MAX_USER_SHARDS}.")
     users: list[UserSpec] = []
     seen: dict[str, int] = {}
+    global_tags = parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {}
     for i, item in enumerate(_typed(data.get("users", []), list, f"{path}.users", "a list")):
         where = f"{path}.users[{i}]"
-        spec = _object(item, where, {"name", "apps", "storage"}, {"name"})
+        spec = _object(item, where, {"name", "apps", "storage", "ssoUserName", "tags"}, {"name"})
         name = spec["name"]
         if not isinstance(name, str) or not _USER.fullmatch(name):
             raise ConfigError(
@@ -292,6 +308,10 @@ def parse_studio_config(
                 name=name,
                 apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types, USER_PROFILE),
                 storage=_storage(spec["storage"], f"{where}.storage") if "storage" in spec else None,
+                sso_user_name=parse_sso_user_name(
+                    spec, where, auth, {u.sso_user_name.lower(): u.name for u in users if u.sso_user_name}
+                ),
+                tags=parse_user_tags(spec, where, global_tags),
             )
         )
     team = _team_file_system(data["teamFileSystem"], f"{path}.teamFileSystem") if "teamFileSystem" in data else None
@@ -308,6 +328,7 @@ def parse_studio_config(
         custom_images=images,
         spaces=spaces,
         idle_backstop=parse_backstop(data["idleBackstop"], f"{path}.idleBackstop") if "idleBackstop" in data else None,
+        **parse_studio_access(data, path, global_tags),
     )
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.errors import LifecycleConfigError
@@ -33,7 +35,10 @@ from constructs_lib.team_file_system import TeamFileSystem, TeamFileSystemBase
 from stacks.backstop_config import backstop_kwargs
 from stacks.base import LookupFreeStack
 from stacks.config import ConfigError
+from stacks.notebook_stack import ExistingNetwork
+from stacks.permissions_config import grant_permissions
 from stacks.studio_config import AppSpec, SpaceSpec, StudioEnvironmentConfig, UserSpec
+from stacks.tags_config import GLOBAL_PRIORITY, RESOURCE_PRIORITY, apply_tags
 
 MAX_USERS_PER_SHARD = 400
 """Each user is one resource; this leaves room under CloudFormation's 500 and its template size limit."""
@@ -88,13 +93,24 @@ class StudioStack(LookupFreeStack):
     """A private network, the Studio lifecycle configs, custom images, the team file system, the domain with
     its default user and space settings, and the shared spaces.
 
-    ``self.network``, ``self.lifecycle_configs`` (by config id), ``self.images`` (by image id),
-    ``self.team_file_system`` (or None), ``self.domain``, ``self.shared_spaces`` (by name).
+    ``self.network`` (None with an existing network from ``config.network``), ``self.vpc``, ``self.subnets``,
+    ``self.lifecycle_configs`` (by config id), ``self.images`` (by image id), ``self.team_file_system`` (or
+    None), ``self.domain``, ``self.shared_spaces`` (by name).
+
+    Existing resources named by id or ARN (``network``, ``kmsKeyArn``, ``executionRoleArn``) are imported from
+    those values alone: no context lookup at synth, so synth stays offline in every stage.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: StudioEnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        self.network = PrivateNotebookNetwork(self, "Network")
+        self.network: PrivateNotebookNetwork | ExistingNetwork = (
+            ExistingNetwork(self, "ExistingNetwork", spec=config.network)
+            if config.network is not None
+            else PrivateNotebookNetwork(self, "Network")
+        )
+        self.vpc: ec2.IVpc = self.network.vpc
+        self.subnets: ec2.SubnetSelection = self.network.subnets
+        groups = self.network.security_groups if isinstance(self.network, ExistingNetwork) else []
         self.lifecycle_configs: dict[str, StudioLifecycleConfig] = {
             spec.id: StudioLifecycleConfig(self, spec.id, app_type=spec.app_type, modules=spec.modules)
             for spec in config.lifecycle_configs
@@ -137,8 +153,13 @@ class StudioStack(LookupFreeStack):
         self.domain = StudioDomain(
             self,
             "Domain",
-            vpc=self.network.vpc,
-            vpc_subnets=self.network.subnets,
+            vpc=self.vpc,
+            vpc_subnets=self.subnets,
+            security_groups=groups or None,
+            kms_key=kms.Key.from_key_arn(self, "ExistingKey", config.kms_key_arn) if config.kms_key_arn else None,
+            execution_role=iam.Role.from_role_arn(self, "ExistingExecutionRole", config.execution_role_arn)
+            if config.execution_role_arn
+            else None,
             auth_mode=AuthMode(config.auth_mode),
             default_user_settings=defaults,
             default_space_settings=space_defaults,
@@ -150,6 +171,10 @@ class StudioStack(LookupFreeStack):
             for spec in sorted(config.spaces, key=lambda s: s.name)
             if spec.owner is None
         }
+        if config.permissions:
+            if not isinstance(self.domain.execution_role, iam.Role):
+                raise ConfigError("studioEnvironment.permissions: the execution role is not one this stack creates.")
+            grant_permissions(self.domain.execution_role, config.permissions)
         if any(m.name == "studio-idle-shutdown" for s in config.lifecycle_configs for m in s.modules):
             self.domain.grant_delete_own_apps(self.domain.execution_role)
         CfnOutput(self, "DomainId", value=self.domain.domain_id)
@@ -181,8 +206,8 @@ class StudioStack(LookupFreeStack):
         return TeamFileSystem(
             self,
             "TeamFileSystem",
-            vpc=self.network.vpc,
-            vpc_subnets=self.network.subnets,
+            vpc=self.vpc,
+            vpc_subnets=self.subnets,
             path=spec.path,
             posix_user=spec.posix_user,
         )
@@ -250,9 +275,12 @@ class StudioUsersStack(Stack):
                 domain_id=domain_id,
                 user_profile_name=user.name,
                 settings=_user_settings(user, lifecycle_configs, studio),
+                sso_user_name=user.sso_user_name,
             )
             for user in sorted(users, key=lambda u: u.name)
         }
+        for user in users:
+            apply_tags(self.user_profiles[user.name], user.tags, priority=RESOURCE_PRIORITY)
         self.private_spaces: dict[str, StudioSpace] = {}
         if studio is not None:
             mounts = [studio.team_file_system.mount()] if studio.team_file_system else []
@@ -261,6 +289,8 @@ class StudioUsersStack(Stack):
                 self.private_spaces[spec.name] = add_space(
                     self, spec, studio.domain, owner, lifecycle_configs, studio.images, mounts
                 )
+                owner_tags = next(u.tags for u in users if u.name == spec.owner)
+                apply_tags(self.private_spaces[spec.name], owner_tags, priority=RESOURCE_PRIORITY)
 
 
 def _user_settings(
@@ -301,4 +331,6 @@ def add_studio(
         )
         stack.add_stack_dependency(studio)
         users_stacks.append(stack)
+    for one in (studio, *users_stacks):
+        apply_tags(one, config.tags, priority=GLOBAL_PRIORITY)
     return studio, users_stacks

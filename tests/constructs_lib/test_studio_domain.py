@@ -235,3 +235,179 @@ def test_two_execution_roles_are_refused() -> None:
             execution_role=one,
             default_user_settings=StudioUserSettings(execution_role=two),
         )
+
+
+def sso_domain(stack: Stack) -> StudioDomain:
+    network = PrivateNotebookNetwork(stack, "Network")
+    return StudioDomain(stack, "Domain", vpc=network.vpc, vpc_subnets=network.subnets, auth_mode=AuthMode.SSO)
+
+
+def test_sso_profile_carries_the_identity_center_user_name() -> None:
+    stack = Stack(App(), "S")
+    domain = sso_domain(stack)
+    StudioUserProfile(stack, "Alice", domain=domain, user_profile_name="alice", sso_user_name="alice@example.com")
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::UserProfile",
+        {
+            "UserProfileName": "alice",
+            "SingleSignOnUserIdentifier": "UserName",
+            "SingleSignOnUserValue": "alice@example.com",
+            "DomainId": {"Fn::GetAtt": [stack.get_logical_id(domain.domain), "DomainId"]},
+        },
+    )
+
+
+def test_iam_profile_has_no_sso_properties() -> None:
+    stack, domain, _ = domain_stack()
+    StudioUserProfile(stack, "Bob", domain=domain, user_profile_name="bob")
+    (profile,) = Template.from_stack(stack).find_resources("AWS::SageMaker::UserProfile").values()
+    assert not {"SingleSignOnUserIdentifier", "SingleSignOnUserValue"} & set(profile["Properties"])
+
+
+@pytest.mark.parametrize(
+    ("auth_mode", "sso_user_name", "message"),
+    [
+        (AuthMode.SSO, None, r"'alice' sso_user_name is missing: an SSO \(IAM Identity Center\) domain needs"),
+        (AuthMode.IAM, "alice@example.com", r"sso_user_name is given but the domain uses IAM auth"),
+        (AuthMode.SSO, "alice@example.com\n", r"sso_user_name 'alice@example.com\\n' is invalid"),
+        (AuthMode.SSO, "alice smith", r"sso_user_name 'alice smith' is invalid"),
+        (AuthMode.SSO, "a" * 129, r"sso_user_name 'a{129}' is invalid"),
+        (AuthMode.SSO, "", r"sso_user_name '' is invalid"),
+    ],
+)
+def test_sso_user_name_is_required_under_sso_refused_under_iam_and_validated(
+    auth_mode: AuthMode, sso_user_name: str | None, message: str
+) -> None:
+    stack = Stack(App(), "S")
+    network = PrivateNotebookNetwork(stack, "Network")
+    domain = StudioDomain(stack, "Domain", vpc=network.vpc, vpc_subnets=network.subnets, auth_mode=auth_mode)
+    with pytest.raises(LifecycleConfigError, match=message):
+        StudioUserProfile(stack, "Alice", domain=domain, user_profile_name="alice", sso_user_name=sso_user_name)
+
+
+def test_imported_domain_takes_profiles_and_grants() -> None:
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_s3 as s3
+
+    stack = Stack(App(), "S")
+    role = iam.Role.from_role_arn(stack, "Role", "arn:aws:iam::111122223333:role/StudioExecution")
+    domain = StudioDomain.from_domain_attributes(
+        stack, "Existing", domain_id="d-abc123xyz", auth_mode=AuthMode.SSO, execution_role=role
+    )
+    StudioUserProfile(stack, "Alice", domain=domain, user_profile_name="alice", sso_user_name="alice")
+    s3.Bucket.from_bucket_name(stack, "Data", "team-data").grant_read(domain)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::UserProfile",
+        {"DomainId": "d-abc123xyz", "SingleSignOnUserIdentifier": "UserName", "SingleSignOnUserValue": "alice"},
+    )
+    template.has_resource_properties("AWS::IAM::Policy", {"Roles": ["StudioExecution"]})
+    assert stack.resolve(domain.domain_arn) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":sagemaker:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":domain/d-abc123xyz",
+            ],
+        ]
+    }
+    with pytest.raises(LifecycleConfigError, match="sso_user_name is missing"):
+        StudioUserProfile(stack, "Bob", domain=domain, user_profile_name="bob")
+
+
+@pytest.mark.parametrize("domain_id", ["d-abc123\n", "abc123", "d-ABC", "", "d-" + "a" * 62])
+def test_imported_domain_id_is_validated(domain_id: str) -> None:
+    with pytest.raises(LifecycleConfigError, match=r"from_domain_attributes domain_id .* is invalid"):
+        StudioDomain.from_domain_attributes(Stack(App(), "S"), "Existing", domain_id=domain_id)
+
+
+def test_imported_domain_without_a_role_has_no_grant_principal() -> None:
+    domain = StudioDomain.from_domain_attributes(Stack(App(), "S"), "Existing", domain_id="d-abc123xyz")
+    with pytest.raises(LifecycleConfigError, match="imported domain has no execution_role"):
+        _ = domain.grant_principal
+
+
+def test_grant_principal_and_connections_of_a_created_domain() -> None:
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_s3 as s3
+
+    stack, domain, _ = domain_stack()
+    s3.Bucket.from_bucket_name(stack, "Data", "team-data").grant_read(domain)
+    database = ec2.SecurityGroup(
+        stack,
+        "Database",
+        vpc=ec2.Vpc.from_vpc_attributes(stack, "Other", vpc_id="vpc-0123abcd", availability_zones=["eu-west-1a"]),
+    )
+    database.connections.allow_from(domain, ec2.Port.tcp(5432))
+    template = Template.from_stack(stack)
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": stack.get_logical_id(domain.execution_role.node.default_child)}]
+    ]
+    actions = [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    assert ["s3:GetObject*", "s3:GetBucket*", "s3:List*"] in actions
+    group = stack.get_logical_id(domain.security_groups[0].node.default_child)  # type: ignore[arg-type]
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {"FromPort": 5432, "ToPort": 5432, "SourceSecurityGroupId": {"Fn::GetAtt": [group, "GroupId"]}},
+    )
+
+
+def test_removal_policy_applies_to_the_domain_and_its_key() -> None:
+    from aws_cdk import RemovalPolicy
+
+    stack = Stack(App(), "S")
+    network = PrivateNotebookNetwork(stack, "Network")
+    StudioDomain(stack, "Domain", vpc=network.vpc, vpc_subnets=network.subnets, removal_policy=RemovalPolicy.DESTROY)
+    template = Template.from_stack(stack)
+    template.has_resource("AWS::SageMaker::Domain", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
+    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
+    retained = Stack(App(), "R")
+    net = PrivateNotebookNetwork(retained, "Network")
+    domain = StudioDomain(retained, "Domain", vpc=net.vpc, vpc_subnets=net.subnets, removal_policy=RemovalPolicy.RETAIN)
+    StudioUserProfile(retained, "Alice", domain=domain, user_profile_name="alice", removal_policy=RemovalPolicy.RETAIN)
+    template = Template.from_stack(retained)
+    template.has_resource("AWS::SageMaker::Domain", {"DeletionPolicy": "Retain"})
+    template.has_resource("AWS::SageMaker::UserProfile", {"DeletionPolicy": "Retain"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"vpc": "vpc-0123abcd"}, r"StudioDomain vpc: expected an ec2.IVpc, got str 'vpc-0123abcd'"),
+        ({"kms_key": "arn:aws:kms:eu-west-1:1:key/x"}, r"StudioDomain kms_key: expected a kms.IKey, got str"),
+        ({"execution_role": "arn:aws:iam::1:role/x"}, r"StudioDomain execution_role: expected an iam.IRole"),
+        ({"security_groups": ["sg-0123abcd"]}, r"StudioDomain security_groups: expected ec2.ISecurityGroup items"),
+        ({"vpc_only": "yes"}, r"StudioDomain vpc_only: expected True or False"),
+        ({"removal_policy": "retain"}, r"StudioDomain removal_policy: expected a RemovalPolicy"),
+    ],
+)
+def test_a_wrong_python_type_names_the_prop(kwargs: dict[str, Any], message: str) -> None:
+    stack = Stack(App(), "S")
+    network = PrivateNotebookNetwork(stack, "Network")
+    with pytest.raises(TypeError, match=message):
+        StudioDomain(stack, "Domain", **{"vpc": network.vpc, **kwargs})
+
+
+def test_a_profile_needs_exactly_one_domain_and_a_typed_one() -> None:
+    stack, domain, _ = domain_stack()
+    with pytest.raises(LifecycleConfigError, match="give domain or domain_id"):
+        StudioUserProfile(stack, "A", user_profile_name="alice")
+    with pytest.raises(LifecycleConfigError, match="give domain or domain_id"):
+        StudioUserProfile(stack, "B", domain=domain, domain_id=domain.domain_id, user_profile_name="alice")
+    with pytest.raises(TypeError, match=r"StudioUserProfile domain: expected a StudioDomain"):
+        StudioUserProfile(stack, "C", domain="d-abc123xyz", user_profile_name="alice")  # type: ignore[arg-type]
+
+
+def test_studio_classes_are_exported_from_the_package_root() -> None:
+    import constructs_lib
+
+    for name in ("AuthMode", "ImportedStudioDomain", "StudioDomain", "StudioUserProfile"):
+        assert name in constructs_lib.__all__
+        assert getattr(constructs_lib, name) is getattr(__import__("constructs_lib.studio_domain").studio_domain, name)

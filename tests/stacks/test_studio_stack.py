@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,351 @@ def test_spaces_outside_their_bounds_fail_synth(space: dict[str, Any], message: 
 def test_a_locked_idle_timeout_sets_minimum_and_maximum() -> None:
     parsed = parse_studio_config(config(idleShutdown={"timeout": "2h", "locked": True}))
     assert parsed.idle_shutdown is not None and parsed.idle_shutdown.bounds_minutes == (120, 120)
+
+
+ROLE_ARN = "arn:aws:iam::111122223333:role/StudioExecution"
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSageMakerCanvasFullAccess"
+TEAM_TAGS = {"CostCenter": "1234", "Team": "analytics"}
+
+
+def sso_team(**changes: Any) -> dict[str, Any]:
+    """SSO users (one with its own tags), permissions and tags for the execution role and every resource."""
+    raw = config(
+        authMode="SSO",
+        users=[
+            {"name": "data-scientist-1", "ssoUserName": "ds1@example.com", "tags": {"Owner": "ds1"}},
+            {"name": "data-scientist-2", "ssoUserName": "ds2@example.com"},
+        ],
+        permissions={
+            "managedPolicies": [POLICY_ARN],
+            "s3": [
+                {"bucket": "team-data", "prefix": "projects/", "access": "read-write"},
+                {"bucket": "reference-data", "access": "read"},
+            ],
+            "kmsKeys": [KEY_ARN],
+        },
+        tags=TEAM_TAGS,
+        userShards=3,
+    )
+    raw.update(changes)
+    return raw
+
+
+def synth_checked(raw: dict[str, Any], outdir: Path, stage_env: Any = None) -> dict[str, dict[str, Any]]:
+    """Synth with cdk-nag (raises on any unsuppressed finding), optionally inside a stage with an account."""
+    from aws_cdk import Environment, Stage, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    app = App(outdir=str(outdir))
+    scope = Stage(app, "Prod", env=Environment(account="111122223333", region="eu-west-1")) if stage_env else app
+    add_studio(scope, parse_studio_config(raw))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    return {
+        re.sub(r"^Prod|[0-9A-F]{8}$", "", p.stem.replace(".template", "")): json.loads(p.read_text())
+        for p in outdir.rglob("*.template.json")
+    }
+
+
+@pytest.fixture(scope="module")
+def sso_templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("sso")
+    return out, synth_checked(sso_team(), out)
+
+
+def test_sso_users_get_their_identity_center_user_names(
+    sso_templates: tuple[Path, dict[str, dict[str, Any]]],
+) -> None:
+    _, templates = sso_templates
+    (domain,) = [r for r in templates["SageMakerStudio"]["Resources"].values() if r["Type"] == "AWS::SageMaker::Domain"]
+    assert domain["Properties"]["AuthMode"] == "SSO"
+    found = {
+        r["Properties"]["UserProfileName"]: (
+            r["Properties"]["SingleSignOnUserIdentifier"],
+            r["Properties"]["SingleSignOnUserValue"],
+        )
+        for t in templates.values()
+        for r in t["Resources"].values()
+        if r["Type"] == "AWS::SageMaker::UserProfile"
+    }
+    assert found == {
+        "data-scientist-1": ("UserName", "ds1@example.com"),
+        "data-scientist-2": ("UserName", "ds2@example.com"),
+    }
+
+
+def execution_role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    (domain,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Domain"]
+    role = domain["Properties"]["DefaultUserSettings"]["ExecutionRole"]
+    policies = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": role["Fn::GetAtt"][0]}]
+    ]
+    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def s3_arn(resource: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{resource}"]]}
+
+
+EXPECTED_PERMISSION_STATEMENTS = [
+    {
+        "Action": "s3:ListBucket",
+        "Condition": {"StringLike": {"s3:prefix": ["projects/", "projects/*"]}},
+        "Effect": "Allow",
+        "Resource": s3_arn("team-data"),
+    },
+    {
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        "Effect": "Allow",
+        "Resource": s3_arn("team-data/projects/*"),
+    },
+    {"Action": "s3:ListBucket", "Effect": "Allow", "Resource": s3_arn("reference-data")},
+    {"Action": "s3:GetObject", "Effect": "Allow", "Resource": s3_arn("reference-data/*")},
+    {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow", "Resource": KEY_ARN},
+]
+
+
+def test_studio_permissions_reach_the_execution_role_as_exact_statements(
+    sso_templates: tuple[Path, dict[str, dict[str, Any]]],
+) -> None:
+    _, templates = sso_templates
+    template = templates["SageMakerStudio"]
+    statements = execution_role_statements(template)
+    assert [s for s in statements if s not in EXPECTED_PERMISSION_STATEMENTS and "logs:" not in json.dumps(s)] == []
+    assert [s for s in statements if s in EXPECTED_PERMISSION_STATEMENTS] == EXPECTED_PERMISSION_STATEMENTS
+    (domain,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Domain"]
+    role = template["Resources"][domain["Properties"]["DefaultUserSettings"]["ExecutionRole"]["Fn::GetAtt"][0]]
+    assert role["Properties"]["ManagedPolicyArns"] == [POLICY_ARN]
+
+
+def tag_property(resource_type: str) -> str | None:
+    """The property that holds tags, where CloudFormation's own resource schema (cfn-lint's copy) has one."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    tagging = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema.get("tagging", {})
+    prop = str(tagging.get("tagProperty", "/properties/Tags")).removeprefix("/properties/")
+    return prop if tagging.get("taggable") else None
+
+
+def tags_of(resource: dict[str, Any], prop: str) -> dict[str, str]:
+    raw = resource["Properties"].get(prop, [])
+    return dict(raw) if isinstance(raw, dict) else {t["Key"]: t["Value"] for t in raw}
+
+
+def test_team_tags_reach_every_taggable_resource_and_user_tags_their_profile_and_space(
+    sso_templates: tuple[Path, dict[str, dict[str, Any]]],
+) -> None:
+    _, templates = sso_templates
+    assert len(templates) == 3, "the Studio stack and two user shards"
+    seen: set[str] = set()
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            prop = None if resource["Type"].startswith("Custom::") else tag_property(resource["Type"])
+            if prop is None:
+                continue
+            seen.add(resource["Type"])
+            tags = tags_of(resource, prop)
+            assert {k: tags.get(k) for k in TEAM_TAGS} == TEAM_TAGS, (stack, logical_id)
+            owner = resource["Properties"].get("UserProfileName") or resource["Properties"].get(
+                "OwnershipSettings", {}
+            ).get("OwnerUserProfileName")
+            assert ("Owner" in tags) == (owner == "data-scientist-1"), (stack, logical_id)
+            if owner == "data-scientist-1":
+                assert tags["Owner"] == "ds1"
+    assert {"AWS::SageMaker::Domain", "AWS::SageMaker::UserProfile", "AWS::SageMaker::Space"} <= seen
+    assert {"AWS::KMS::Key", "AWS::IAM::Role", "AWS::EC2::VPC", "AWS::EFS::FileSystem"} <= seen
+
+
+def test_sso_permissions_and_tags_pass_cfn_lint(sso_templates: tuple[Path, dict[str, dict[str, Any]]]) -> None:
+    out, _ = sso_templates
+    assert cfn_lint_errors(out) == []
+
+
+def cfn_lint_errors(out: Path) -> list[str]:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            *map(str, out.rglob("*.template.json")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return [line for line in result.stdout.splitlines() if ":E" in line]
+
+
+def test_existing_network_key_and_role_are_imported_by_id_with_no_lookup_in_a_stage(tmp_path: Path) -> None:
+    raw = sso_team(
+        network={
+            "vpcId": "vpc-0123abcd",
+            "subnetIds": ["subnet-0123abcd", "subnet-4567cdef"],
+            "securityGroupIds": ["sg-0123abcd"],
+        },
+        kmsKeyArn=KEY_ARN,
+        executionRoleArn=ROLE_ARN,
+    )
+    del raw["permissions"]  # a role the stack does not own gets none
+    templates = synth_checked(raw, tmp_path, stage_env=True)
+    for manifest in tmp_path.rglob("manifest.json"):
+        assert "missing" not in json.loads(manifest.read_text()), "no context lookup at synth"
+    assert not (tmp_path / "cdk.context.json").exists()
+    studio = templates["SageMakerStudio"]["Resources"]
+    types = {r["Type"] for r in studio.values()}
+    assert not types & {"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::KMS::Key"}
+    created = sorted(k for k, r in studio.items() if r["Type"] in ("AWS::EC2::SecurityGroup", "AWS::IAM::Role"))
+    assert [re.sub(r"[0-9A-F]{8}$", "", k) for k in created] == ["ImageTeamLabRole", "TeamFileSystemSecurityGroup"], (
+        "only the image's role and the file system's group: no domain group, no execution role"
+    )
+    (domain,) = [r["Properties"] for r in studio.values() if r["Type"] == "AWS::SageMaker::Domain"]
+    assert domain["VpcId"] == "vpc-0123abcd"
+    assert domain["SubnetIds"] == ["subnet-0123abcd", "subnet-4567cdef"]
+    assert domain["KmsKeyId"] == KEY_ARN
+    assert domain["DefaultUserSettings"]["ExecutionRole"] == ROLE_ARN
+    assert domain["DefaultUserSettings"]["SecurityGroups"] == ["sg-0123abcd"]
+    (policy,) = [
+        r["Properties"]
+        for r in studio.values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == ["StudioExecution"]
+    ]
+    actions = sorted(a for s in policy["PolicyDocument"]["Statement"] for a in s["Action"])
+    assert actions == sorted(
+        ["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:CreateLogStream", "logs:PutLogEvents"]
+    )
+    efs_targets = [r["Properties"] for r in studio.values() if r["Type"] == "AWS::EFS::MountTarget"]
+    assert sorted(t["SubnetId"] for t in efs_targets) == ["subnet-0123abcd", "subnet-4567cdef"]
+    assert cfn_lint_errors(tmp_path) == []
+
+
+PERMISSIONS = "studioEnvironment.permissions"
+NETWORK = "studioEnvironment.network"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"authMode": "SSO"}, r"users\[0\].ssoUserName: required key is missing: an SSO \(IAM Identity Center\)"),
+        (
+            {"users": [{"name": "a", "ssoUserName": "a@example.com"}]},
+            r'users\[0\].ssoUserName: the domain uses authMode "IAM"; remove it',
+        ),
+        (
+            {"authMode": "SSO", "users": [{"name": "a", "ssoUserName": "a@example.com\n"}]},
+            r'users\[0\].ssoUserName: "a@example.com\\n" is invalid',
+        ),
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": ["a"]}]}, r"users\[0\].ssoUserName: .* is invalid"),
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": ""}]}, r'users\[0\].ssoUserName: "" is invalid'),
+        (
+            {
+                "authMode": "SSO",
+                "users": [{"name": "a", "ssoUserName": "x@e.com"}, {"name": "b", "ssoUserName": "X@e.com"}],
+            },
+            r"users\[1\].ssoUserName: 'X@e.com' is already user 'a''s",
+        ),
+        ({"tags": {"aws:team": "x"}}, r'studioEnvironment.tags\["aws:team"\]: tag key "aws:team" is invalid'),
+        ({"tags": {"Team": "x\n"}}, r'studioEnvironment.tags.Team: tag value "x\\n" is invalid'),
+        ({"tags": {"Team\n": "x"}}, r'studioEnvironment.tags\["Team\\n"\]: tag key "Team\\n" is invalid'),
+        ({"tags": {"Team": 5}}, r"studioEnvironment.tags.Team: expected a string, got 5"),
+        ({"tags": {f"k{i}": "v" for i in range(51)}}, r"studioEnvironment.tags: 51 tags; AWS allows at most 50"),
+        ({"tags": ["Team"]}, r"studioEnvironment.tags: expected an object"),
+        ({"users": [{"name": "a", "tags": {"": "x"}}]}, r'users\[0\].tags\[""\]: tag key "" is invalid'),
+        (
+            {
+                "tags": {f"k{i}": "v" for i in range(30)},
+                "users": [{"name": "a", "tags": {f"u{i}": "v" for i in range(30)}}],
+            },
+            r"users\[0\].tags: with the global tags this makes 60 tags",
+        ),
+        ({"permissions": {"s3": [{"bucket": "Team_Data"}]}}, rf'{PERMISSIONS}.s3\[0\].bucket: "Team_Data" is not'),
+        ({"permissions": {"s3": [{"bucket": "team-data\n"}]}}, r's3\[0\].bucket: "team-data\\n" is not an S3 bucket'),
+        ({"permissions": {"s3": [{"bucket": "team-data", "prefix": "a/*"}]}}, r's3\[0\].prefix: "a/\*" is invalid'),
+        ({"permissions": {"s3": [{"bucket": "team-data", "prefix": "/a"}]}}, r's3\[0\].prefix: "/a" is invalid'),
+        ({"permissions": {"s3": [{"bucket": "team-data", "prefix": "a\n"}]}}, r's3\[0\].prefix: "a\\n" is invalid'),
+        (
+            {"permissions": {"s3": [{"bucket": "team-data", "access": "write"}]}},
+            r's3\[0\].access: "write" is invalid; use "read" or "read-write"',
+        ),
+        (
+            {"permissions": {"managedPolicies": [POLICY_ARN + "\n"]}},
+            rf"{PERMISSIONS}.managedPolicies\[0\]: .* is not an IAM managed policy ARN",
+        ),
+        ({"permissions": {"managedPolicies": ["ReadOnlyAccess"]}}, r'managedPolicies\[0\]: "ReadOnlyAccess" is not'),
+        ({"permissions": {"managedPolicies": [POLICY_ARN, POLICY_ARN]}}, r"managedPolicies\[1\]: .* is listed twice"),
+        ({"permissions": {"kmsKeys": ["alias/team"]}}, rf'{PERMISSIONS}.kmsKeys\[0\]: "alias/team" is not a KMS'),
+        ({"permissions": {"iam": []}}, rf"{PERMISSIONS}.iam: unknown key"),
+        ({"kmsKeyArn": KEY_ARN + "\n"}, r"studioEnvironment.kmsKeyArn: .* is invalid"),
+        ({"executionRoleArn": "StudioExecution"}, r'studioEnvironment.executionRoleArn: "StudioExecution" is invalid'),
+        ({"executionRoleArn": ROLE_ARN + "\n"}, r"studioEnvironment.executionRoleArn: .* is invalid"),
+        (
+            {"executionRoleArn": ROLE_ARN, "permissions": {"s3": [{"bucket": "team-data"}]}},
+            rf"{PERMISSIONS}: cannot be granted to the existing role given in executionRoleArn",
+        ),
+        ({"network": {"vpcId": "vpc-0123abcd\n", "subnetIds": ["subnet-0123abcd"]}}, rf"{NETWORK}.vpcId: .* is not"),
+        ({"network": {"vpcId": "vpc-0123abcd", "subnetIds": []}}, rf"{NETWORK}.subnetIds: give at least one subnet"),
+        ({"network": {"vpcId": "vpc-0123abcd"}}, rf"{NETWORK}.subnetIds: required key is missing"),
+        (
+            {"network": {"vpcId": "vpc-0123abcd", "subnetIds": ["subnet-0123abcd"], "securityGroupIds": ["sg-1\n"]}},
+            rf"{NETWORK}.securityGroupIds\[0\]: .* is not a security group ID",
+        ),
+        (
+            {"network": {"vpcId": "vpc-0123abcd", "subnetIds": ["subnet-0123abcd", "subnet-0123abcd"]}},
+            rf'{NETWORK}.subnetIds\[1\]: "subnet-0123abcd" is listed twice',
+        ),
+    ],
+)
+def test_bad_identity_permissions_tags_and_network_name_the_key(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_studio_config(config(**change))
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": "a" * 5_000_000}]}, "users[0].ssoUserName"),
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": "a@b\u0000c"}]}, "users[0].ssoUserName"),
+        ({"authMode": "SSO", "users": [{"name": "a", "ssoUserName": nested(900)}]}, "users[0].ssoUserName"),
+        ({"tags": {"Team": "v" * 5_000_000}}, "tags.Team"),
+        ({"tags": {f"k{i}": "v" for i in range(200_000)}}, "tags"),
+        ({"tags": {"Team": "$(reboot)`id`"}}, "tags.Team"),
+        ({"executionRoleArn": "arn:aws:iam::111122223333:role/" + "r" * 5_000_000}, "executionRoleArn"),
+        ({"kmsKeyArn": nested(900)}, "kmsKeyArn"),
+        ({"network": {"vpcId": "vpc-0123abcd", "subnetIds": ["subnet-0123abcd"] * 100_000}}, "network.subnetIds"),
+        ({"network": nested(900)}, "network"),
+    ],
+)
+def test_hostile_access_values_fail_fast_with_a_one_line_error(change: dict[str, Any], key: str) -> None:
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        parse_studio_config(config(**change))
+    message = str(caught.value)
+    assert time.monotonic() - started < 5
+    assert message.startswith(f"studioEnvironment.{key}") and "\n" not in message and len(message) < 400, message
+
+
+def test_a_users_own_tag_wins_over_the_team_tag_of_the_same_key(tmp_path: Path) -> None:
+    raw = sso_team()
+    raw["users"][0]["tags"] = {"Team": "forecasting"}
+    templates = synth(raw, tmp_path)
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] in ("AWS::SageMaker::UserProfile", "AWS::SageMaker::Space"):
+                props = resource["Properties"]
+                owner = props.get("UserProfileName") or props.get("OwnershipSettings", {}).get("OwnerUserProfileName")
+                expected = "forecasting" if owner == "data-scientist-1" else "analytics"
+                assert tags_of(resource, "Tags")["Team"] == expected, owner
