@@ -103,6 +103,12 @@ class NotebookStack(LookupFreeStack):
                             "no VPC and direct internet access.",
                         )
                     )
+        for spec in config.notebooks:
+            # A notebook's own tags reach its lifecycle config when no other notebook shares it (a shared one
+            # carries the global tags only).
+            lifecycle = self.lifecycle_configs[spec.id]
+            if list(self.lifecycle_configs.values()).count(lifecycle) == 1:
+                apply_tags(lifecycle, spec.tags, priority=RESOURCE_PRIORITY)
         self.backstop: IdleBackstop | None = None
         if config.idle_backstop is not None and self.notebooks:
             self.backstop = IdleBackstop(
@@ -152,8 +158,6 @@ class NotebookStack(LookupFreeStack):
         if spec.permissions and isinstance(notebook.role, iam.Role):  # the parser refuses them with roleArn
             grant_permissions(notebook.role, spec.permissions)
         apply_tags(notebook, spec.tags, priority=RESOURCE_PRIORITY)
-        if isinstance(notebook.lifecycle_config, Construct):
-            apply_tags(notebook.lifecycle_config, spec.tags, priority=RESOURCE_PRIORITY)
         if spec.role_arn is not None:
             Annotations.of(notebook).acknowledge_warning(
                 "notebook-instance:imported-role",
