@@ -109,6 +109,7 @@ DEFAULT_STUBS = (
     "yum",
     "dnf",
     "conda",
+    "update-ca-trust",
     "reboot",
     "shutdown",
     "poweroff",

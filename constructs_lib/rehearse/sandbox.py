@@ -64,7 +64,15 @@ NEW_ENTRIES = ("/usr/local/lib", "/var/lib", "/usr/bin")
 ``/var/lib/sagemaker-lifecycle``), and ``/usr/bin``, whose directory must be root's as on an instance (the
 auto-stop module refuses an interpreter in a directory anyone but root could change): a tmpfs holding this
 machine's entries read-only, as every parent of a fresh directory is."""
-FRESH_MODES = {"/tmp": "1777", "/var/tmp": "1777", "/root": "0700", "/run/lock": "1777", "/opt/ml/metadata": "0755"}
+FRESH_MODES = {
+    "/tmp": "1777",
+    "/var/tmp": "1777",
+    "/root": "0700",
+    "/run/lock": "1777",
+    "/opt/ml/metadata": "0755",
+    # AL2023's system trust store, where a team's CA certificate goes (this machine may have another layout)
+    "/etc/pki/ca-trust/source/anchors": "0755",
+}
 CRON_SPOOL = "/var/spool/cron/crontabs"
 
 

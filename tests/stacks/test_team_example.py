@@ -95,3 +95,19 @@ def test_team_scripts_pass_shellcheck_and_are_executable() -> None:
         [str(Path(sys.executable).parent / "shellcheck"), *map(str, scripts)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_team_example_rehearses_to_pass(team_assembly: Path) -> None:
+    """Every hook of the team's configuration (team scripts, S3-asset hooks, Studio) runs twice in the sandbox."""
+    result = subprocess.run(
+        [sys.executable, "-m", "constructs_lib.rehearse", str(team_assembly), "--json", "-"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["ok"] and len(report["hooks"]) >= 5
+    labels = " ".join(json.dumps(hook)[:300] for hook in report["hooks"])
+    assert "Analytics" in labels and "Training" in labels and "TeamLab" in labels
