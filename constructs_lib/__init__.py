@@ -23,12 +23,17 @@ if TYPE_CHECKING:
     from constructs_lib.idle_backstop import IdleBackstop as IdleBackstop
     from constructs_lib.idle_backstop import WorkingHours as WorkingHours
     from constructs_lib.notebook_instance import CodeRepository as CodeRepository
+    from constructs_lib.notebook_instance import ImportedNotebookInstance as ImportedNotebookInstance
     from constructs_lib.notebook_instance import NotebookInstance as NotebookInstance
+    from constructs_lib.notebook_lifecycle_config import (
+        ImportedNotebookLifecycleConfig as ImportedNotebookLifecycleConfig,
+    )
     from constructs_lib.notebook_lifecycle_config import NotebookLifecycleConfig as NotebookLifecycleConfig
     from constructs_lib.private_network import PrivateNotebookNetwork as PrivateNotebookNetwork
     from constructs_lib.studio_domain import AuthMode as AuthMode
     from constructs_lib.studio_domain import ImportedStudioDomain as ImportedStudioDomain
     from constructs_lib.studio_domain import StudioDomain as StudioDomain
+    from constructs_lib.studio_domain import StudioDomainBase as StudioDomainBase
     from constructs_lib.studio_domain import StudioUserProfile as StudioUserProfile
     from constructs_lib.studio_image import ImageFileSystem as ImageFileSystem
     from constructs_lib.studio_image import KernelSpec as KernelSpec
@@ -65,6 +70,9 @@ _WHERE = {
     "PrivateNotebookNetwork": "constructs_lib.private_network",
     "AuthMode": "constructs_lib.studio_domain",
     "ImportedStudioDomain": "constructs_lib.studio_domain",
+    "StudioDomainBase": "constructs_lib.studio_domain",
+    "ImportedNotebookInstance": "constructs_lib.notebook_instance",
+    "ImportedNotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
     "StudioDomain": "constructs_lib.studio_domain",
     "StudioUserProfile": "constructs_lib.studio_domain",
     "ImageFileSystem": "constructs_lib.studio_image",

@@ -79,7 +79,7 @@ class PipelineStack(Stack):
                     f"ReviewLifecycle{stage_spec.name}",
                     input=source,
                     additional_inputs={SYNTH_OUTPUT: synth},
-                    commands=[review_command(stage.artifact_id)],
+                    commands=[review_command()],
                 )
                 approve = pipelines.ManualApprovalStep(
                     f"Approve{stage_spec.name}",
@@ -181,7 +181,8 @@ class PipelineStack(Stack):
         )
 
 
-def review_command(assembly_id: str) -> str:
-    """The review tool (standard library only) listing every decoded module of one stage's assembly; a
-    malformed assembly exits 2 and stops the pipeline before the stage."""
-    return f"python3 -m constructs_lib.review list {SYNTH_OUTPUT}/{assembly_id}"
+def review_command() -> str:
+    """The review tool (standard library only) listing every decoded module of the synthesized assembly, the
+    stage about to be deployed among them (its assets are staged at the top of the assembly); a malformed
+    assembly exits 2 and stops the pipeline before the stage."""
+    return f"python3 -m constructs_lib.review list {SYNTH_OUTPUT}"

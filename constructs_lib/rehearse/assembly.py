@@ -135,6 +135,8 @@ def _inlined(hook: Hook, directory: Path, root: Path) -> Hook:
         return hook
     digest = loader[0]
     data = staged_asset(directory, digest, root)
+    if data is None and directory != root:
+        data = staged_asset(root, digest, root)  # a stage's assets are staged at the top of the assembly
     match = _FETCH.search(hook.script)
     if data is not None and match is not None:
         inline = b"base64 -d >\"$d/a\" <<'LCC_PAYLOAD' || return 1\n" + base64.b64encode(data) + b"\nLCC_PAYLOAD\n"

@@ -225,9 +225,9 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
         "manifest": raw.manifest,
     }
     manifest = raw.manifest
-    if manifest is not None and DEPLOY_TIME.encode() in script:
+    if manifest is not None and (DEPLOY_TIME.encode() in script or loader_archive(script) is not None):
         # Values filled in at deploy time (an S3 loader's bucket, deploy-time settings): the manifest counts
-        # them at their longest.
+        # them at their longest (also when a stage's account and region make the bucket name a literal).
         length = manifest.get("encodedLength")
         if isinstance(length, int) and content_length <= length <= CONTENT_LIMIT_CHARS:
             common["content_length"] = length
@@ -235,6 +235,8 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
     if loader is not None:
         digest, compression = loader
         archive = staged_asset(template.parent, digest, root)
+        if archive is None and template.parent != root:
+            archive = staged_asset(root, digest, root)  # a stage's assets are staged at the top of the assembly
         if archive is None:
             raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {template.parent}.")
         files = unpack(archive, compression)

@@ -31,7 +31,7 @@ python="" setup=""
 for p in "$LCC_ROOT/usr/bin/python3" "$LCC_ROOT/usr/bin/python3.9"; do
   [ -x "$p" ] || continue
   real=$(readlink -f -- "$p")
-  if [ "$(stat -c %u -- "$real")" != 0 ] || [ $((0$(stat -c %a -- "$real") & 022)) != 0 ]; then
+  if [ "$(stat -c %u -- "$real")" != 0 ] || [ $((0$(stat -c %a -- "$real")&022)) != 0 ]; then
     setup="$p is not root-owned or is writable by others: not run" && continue
   fi
   if setup=$("$p" -I "$program" --check-setup 2>&1); then python=$p && break; fi

@@ -12,7 +12,6 @@ import datetime as dt
 import fcntl
 import http.server
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -85,18 +84,31 @@ def stand_in() -> Iterator[Callable[[Handler], str]]:
         server.server_close()
 
 
+# A small intermediate process starts the program and reports the program's own peak RSS: a child forked from
+# this (large) test process would count this process's size in its ru_maxrss until it execs.
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
+
+
 def measured(argv: list[str], env: dict[str, str]) -> tuple[Run, float, float]:
     """(the run, wall seconds, peak RSS in MiB) of the carried program (its own deadline bounds the wait)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as where:
+        peak_file = Path(where) / "peak"
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, str(carried_program()), *argv], env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        command = [sys.executable, "-c", PEAK, str(peak_file), sys.executable, str(carried_program()), *argv]
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        proc.wait()
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+        peak = int(peak_file.read_text()) / 1024
     messages = [m.group(2) for m in (LOG_LINE.match(line) for line in stdout.splitlines()) if m]
-    return Run(os.waitstatus_to_exitcode(status), stdout, stderr, messages), seconds, usage.ru_maxrss / 1024
+    return Run(proc.returncode, stdout, stderr, messages), seconds, peak
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def test_gpu_instance_types_get_their_own_idle_time(
     jupyter: JupyterServer, moto_server: MotoServer, autostop: Any, tmp_path: Path
 ) -> None:
     client = moto_server.client("sagemaker")
-    name = f"gpu-{os.getpid()}-{tmp_path.name[-12:]}"
+    name = f"gpu-{os.getpid()}-{tmp_path.name[-12:]}".replace("_", "-")  # a valid notebook instance name
     arn = client.create_notebook_instance(NotebookInstanceName=name, InstanceType="ml.p3.2xlarge", RoleArn=ROLE_ARN)
     metadata = tmp_path / "gpu-resource-metadata.json"
     metadata.write_text(json.dumps({"ResourceName": name, "ResourceArn": arn["NotebookInstanceArn"]}))

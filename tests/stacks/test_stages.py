@@ -39,8 +39,9 @@ def test_each_stage_gets_every_stack_in_its_account_and_region_without_lookups(t
         assert {v["environment"] for v in stacks.values()} == {f"aws://{env['account']}/{env['region']}"}
         (notebooks,) = [k for k, v in stacks.items() if v["displayName"] == f"{stage}/SageMakerNotebooks"]
         template = json.loads((out / f"assembly-{stage}" / f"{notebooks}.template.json").read_text())
+        # The archive (an S3 asset in each stage's own bootstrap bucket, so the loaders differ) is the same.
         contents[stage] = sorted(
-            json.dumps(r["Properties"]["OnStart"])
+            json.dumps(r["Metadata"]["LifecycleBundle"]["OnStart"]["archiveSha256"])
             for r in template["Resources"].values()
             if r["Type"] == "AWS::SageMaker::NotebookInstanceLifecycleConfig"
         )
