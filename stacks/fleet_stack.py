@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, Tags, Validations
+from aws_cdk import Tags
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -29,7 +29,7 @@ from constructs_lib.private_network import PrivateNotebookNetwork
 from stacks.base import LookupFreeStack
 from stacks.config import MAX_STACK_RESOURCES, NotebookSpec, check_stack_resources
 from stacks.fleet_config import MAX_SHARDS, FleetNotebook, FleetSpec
-from stacks.notebook_stack import ExistingNetwork
+from stacks.notebook_stack import ExistingNetwork, acknowledge_public_notebook
 
 RESOURCES_PER_NOTEBOOK = 4
 """Instance, role, its policy and KMS key; a shard adds one security group and its lifecycle configs."""
@@ -118,14 +118,7 @@ class NotebookFleetStack(LookupFreeStack):
             for key, value in (("Fleet", fleet.name), ("Owner", entry.owner), *entry.tags):
                 Tags.of(notebook).add(key, value)
             if network is None:
-                for rule in ("AwsSolutions-SM1", "AwsSolutions-SM3"):
-                    Validations.of(notebook.notebook_instance).acknowledge(
-                        Acknowledgment(
-                            id=f"AwsSolutions::{rule}",
-                            reason="The configuration sets privateNetwork to false: this notebook deliberately has "
-                            "no VPC and direct internet access.",
-                        )
-                    )
+                acknowledge_public_notebook(notebook)
             self.notebooks[entry.owner] = notebook
         fixed = len(self.lifecycle_configs) + len(security_groups)
         needed = shards_needed(fleet, (MAX_STACK_RESOURCES - fixed) // RESOURCES_PER_NOTEBOOK)

@@ -21,6 +21,19 @@ from stacks.config import NetworkSpec, NotebookEnvironmentConfig, NotebookSpec, 
 from stacks.permissions_config import grant_permissions
 from stacks.tags_config import RESOURCE_PRIORITY, apply_tags
 
+
+def acknowledge_public_notebook(notebook: NotebookInstance) -> None:
+    """cdk-nag's SM1/SM3 on a notebook the configuration deliberately leaves outside a VPC."""
+    for rule in ("AwsSolutions-SM1", "AwsSolutions-SM3"):
+        Validations.of(notebook.notebook_instance).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::{rule}",
+                reason="The configuration sets privateNetwork to false: this notebook deliberately has "
+                "no VPC and direct internet access.",
+            )
+        )
+
+
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
 
@@ -95,14 +108,7 @@ class NotebookStack(LookupFreeStack):
             self.notebooks[spec.id] = notebook
             CfnOutput(self, f"{spec.id}Name", value=notebook.notebook_instance_name)
             if self.network is None:
-                for rule in ("AwsSolutions-SM1", "AwsSolutions-SM3"):
-                    Validations.of(notebook.notebook_instance).acknowledge(
-                        Acknowledgment(
-                            id=f"AwsSolutions::{rule}",
-                            reason="The configuration sets privateNetwork to false: this notebook deliberately has "
-                            "no VPC and direct internet access.",
-                        )
-                    )
+                acknowledge_public_notebook(notebook)
         for spec in config.notebooks:
             # A notebook's own tags reach its lifecycle config when no other notebook shares it (a shared one
             # carries the global tags only).

@@ -107,7 +107,7 @@ def measured(argv: list[str], env: dict[str, str]) -> tuple[Run, float, float]:
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
         peak = int(peak_file.read_text()) / 1024
-    messages = [m.group(2) for m in (LOG_LINE.match(line) for line in stdout.splitlines()) if m]
+    messages = [m.group(2) for m in (LOG_LINE.fullmatch(line) for line in stdout.splitlines()) if m]
     return Run(proc.returncode, stdout, stderr, messages), seconds, peak
 
 
