@@ -27,6 +27,8 @@ _MOUNT_DIR = re.compile(r"/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _SPACE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _DISPLAY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,39}")
 _SIXTY_MINUTES = Duration.minutes(60)
+# Both modules find the team file system the same way: one sourced function, carried by each.
+_TEAM_MOUNT_FILE = {"team_mount.sh": script("team_mount.sh", package=STUDIO_SCRIPTS_PACKAGE)}
 
 
 def _mount_dir(factory: str, mount_dir: str | None) -> str:
@@ -64,6 +66,7 @@ def studio_team_conda_envs(
         user=RunAs.NOTEBOOK_USER,
         budget=Duration.seconds(30),
         settings={"TEAM_DIR": team, "MOUNT_DIR": mount, "DISPLAY_PREFIX": display_prefix},
+        files=_TEAM_MOUNT_FILE,
         targets=STUDIO_ONLY,
         description=f"team conda environments of {team} on the shared file system: envs_dirs and kernels",
     )
@@ -128,7 +131,7 @@ def studio_team_conda_builder(
             "MOUNT_DIR": _mount_dir(factory, mount_dir),
             "CHANNEL": channel or "",
         },
-        files={"environments.tsv": "".join(sorted(rows))},
+        files={"environments.tsv": "".join(sorted(rows)), **_TEAM_MOUNT_FILE},
         targets=STUDIO_ONLY,
         description=f"build team conda environments {', '.join(sorted(names))} in space {manager_space} (background)",
     )

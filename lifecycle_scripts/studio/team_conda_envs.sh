@@ -9,22 +9,10 @@
 #   DISPLAY_PREFIX  kernels are shown as "<prefix> (<env>)"
 set -euo pipefail
 
-base="$LCC_ROOT/mnt/custom-file-systems/efs"
-mount=""
-if [ -n "$MOUNT_DIR" ]; then
-  mount="$LCC_ROOT$MOUNT_DIR"
-else
-  found=()
-  for dir in "$base"/fs-*/; do
-    dir="${dir%/}"
-    [[ "${dir##*/}" =~ ^fs-[0-9a-f]+$ ]] && [ -d "$dir" ] && found+=("$dir")
-  done
-  for dir in ${found[@]+"${found[@]}"}; do
-    if [ -d "$dir/$TEAM_DIR" ]; then mount=$dir && break; fi
-  done
-  if [ -z "$mount" ] && [ "${#found[@]}" -eq 1 ]; then mount=${found[0]}; fi
-fi
-if [ -z "$mount" ] || [ ! -d "$mount" ]; then
+# shellcheck source=lifecycle_scripts/studio/team_mount.sh
+. "$MODULE_DIR/files/team_mount.sh"
+mount=$(team_mount) || true
+if [ -z "$mount" ]; then
   echo "no team file system mounted (${MOUNT_DIR:-/mnt/custom-file-systems/efs/fs-*}); nothing to register"
   exit 0
 fi
