@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -20,7 +21,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from constructs_lib.bundling import ArchiveLocation, Compression, LifecycleBundle, Module, Target
+from constructs_lib.bundling import ArchiveLocation, Compression, LifecycleBundle, Module, Target, split
 from constructs_lib.bundling.archive import BUCKET_PLACEHOLDER, KEY_PLACEHOLDER, REGION_PLACEHOLDER
 from constructs_lib.errors import LifecycleConfigError
 
@@ -226,8 +227,27 @@ class NotebookLifecycleConfig(Construct):
         self, key: str, bundle: LifecycleBundle
     ) -> list[sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty]:
         content = bundle.content
+        if bundle.side is not None:
+            asset = self._asset(
+                f"{key}FilesArchive", f"{bundle.hook}-files.{bundle.compression.value}", bundle.side.archive
+            )
+            bucket = split.bucket_expression(Stack.of(self).resolve(asset.s3_bucket_name))
+            if bucket is not None:
+                self.archive_assets[key] = asset
+                filled = split.filled(bundle.script, bucket, asset.s3_object_key)
+                return [
+                    sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+                        content=base64.b64encode(filled).decode("ascii")
+                    )
+                ]
+            raise LifecycleConfigError(
+                f"hook {bundle.hook!r} (archiveLocation auto): its largest carried files go to S3, and the hook "
+                "computes the asset bucket's name on the instance; this stack's synthesizer names it only at deploy "
+                f'time ({Stack.of(self).resolve(asset.s3_bucket_name)}). Use archiveLocation "s3-asset" '
+                "(ArchiveLocation.S3_ASSET: the whole archive in S3), or the DefaultStackSynthesizer."
+            )
         if bundle.archive_location is ArchiveLocation.S3_ASSET:
-            asset = self._archive_asset(key, bundle)
+            asset = self._asset(f"{key}Archive", f"{bundle.hook}.{bundle.compression.value}", bundle.archive)
             self.archive_assets[key] = asset
             script = bundle.script.decode("utf-8")
             script = (
@@ -238,8 +258,8 @@ class NotebookLifecycleConfig(Construct):
             content = Fn.base64(script)
         return [sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(content=content)]
 
-    def _archive_asset(self, key: str, bundle: LifecycleBundle) -> s3_assets.Asset:
-        """The archive as a CDK asset, written first into a private directory of its own.
+    def _asset(self, id: str, file_name: str, data: bytes) -> s3_assets.Asset:
+        """``data`` as a CDK asset (an archive), written first into a private directory of its own.
 
         ``mkdtemp`` gives a directory no other local user can predict or enter, and the file is created
         there with ``O_EXCL | O_NOFOLLOW``: synth never writes through a link someone planted. CDK copies
@@ -247,11 +267,11 @@ class NotebookLifecycleConfig(Construct):
         directory is then removed; with asset staging disabled, the asset is read from it and it stays.
         """
         directory = Path(tempfile.mkdtemp(prefix="sagemaker-lifecycle-"))
-        path = directory / f"{bundle.hook}.{bundle.compression.value}"
+        path = directory / file_name
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(descriptor, "wb") as archive:
-            archive.write(bundle.archive)
-        asset = s3_assets.Asset(self, f"{key}Archive", path=str(path))
+            archive.write(data)
+        asset = s3_assets.Asset(self, id, path=str(path))
         if Path(asset.asset_path) != path:
             shutil.rmtree(directory)
         return asset

@@ -73,7 +73,14 @@ class ArchiveLocation(Enum):
     """A CDK asset in the bootstrap bucket, fetched and verified by a small loader script; the
     instance's role may read that one object and the instance needs a route to S3."""
     AUTO = "auto"
-    """Inline while the script fits the limit, else an S3 asset; synth says which."""
+    """Inline while the script fits the limit; else inline with the modules' largest carried files in an
+    S3 asset (``SPLIT``) while that fits; else an S3 asset. Synth says which."""
+    SPLIT = "split"
+    """Chosen by ``AUTO`` only (a notebook hook whose scripts fit inline but not with their carried files):
+    the runner, the plan and every module's script and settings inline; the largest carried files (for
+    example the auto-stop program) in a small S3 asset that the hook copies and checks by sha256 before the
+    runner starts. Without S3 the modules whose files are there are skipped, said in the log; the others
+    run."""
 
 
 BUCKET_PLACEHOLDER = "@BUCKET@"
@@ -82,6 +89,8 @@ REGION_PLACEHOLDER = "@REGION@"
 MAX_REGION_CHARS = 20
 MAX_BUCKET_CHARS = 63
 MAX_KEY_CHARS = 128
+SIDE_BUCKET_PLACEHOLDER = "@SIDE_BUCKET@"
+SIDE_KEY_PLACEHOLDER = "@SIDE_KEY@"
 """Upper bounds for the asset's bucket name and object key, which are known only at deploy time."""
 
 

@@ -42,6 +42,7 @@ from constructs_lib.bundling.limits import (
 )
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
 from constructs_lib.bundling.shell_minify import SHFMT, minified_if_same_to_bash
+from constructs_lib.bundling.split import CARRIED_FILE, SidePart
 from constructs_lib.errors import LifecycleConfigError
 
 RUNNER_PACKAGE = "lifecycle_scripts.runner"
@@ -195,7 +196,7 @@ class LifecycleBundle:
             )
         self.files = self._files(self.modules)
         self.archive = compress(tar_bytes(self.files), compression)
-        self.encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
+        self.encoding: Encoding = Encoding.BASE64 if encoding is Encoding.AUTO else encoding
         self.archive_location = ArchiveLocation.INLINE
         self.inline_length: int | None = None
         """Encoded length of the inline script (``None`` when only the loader was built)."""
@@ -206,6 +207,15 @@ class LifecycleBundle:
                 self.encoding = Encoding.ESCAPED_BINARY
                 self.script = self._script(self.archive, self.modules)
             self.inline_length = self.encoded_length = self._longest(self.script, self.modules)
+        self.side: SidePart | None = None
+        """With ``ArchiveLocation.SPLIT``: the carried files kept in S3 and their archive."""
+        if (
+            archive_location is ArchiveLocation.AUTO
+            and self.encoded_length > CONTENT_LIMIT_CHARS
+            and self.target is Target.NOTEBOOK_INSTANCE
+            and not self.has_deploy_time_settings
+        ):
+            self._split()
         if archive_location is ArchiveLocation.S3_ASSET or (
             archive_location is ArchiveLocation.AUTO and self.encoded_length > CONTENT_LIMIT_CHARS
         ):
@@ -234,6 +244,17 @@ class LifecycleBundle:
         where = f"hook {self.hook!r} (archiveLocation auto)"
         if self.archive_location is ArchiveLocation.INLINE:
             return f"{where}: inline, {self.encoded_length} of {CONTENT_LIMIT_CHARS} characters."
+        if self.side is not None:
+            files = ", ".join(
+                f"{match['name']}/{path.split('/files/', 1)[1]}"
+                for path in sorted(self.side.files)
+                if (match := CARRIED_FILE.fullmatch(path))
+            )
+            return (
+                f"{where}: {self.inline_length} characters inline, above the limit of {CONTENT_LIMIT_CHARS}; the "
+                f"scripts stay inline ({self.encoded_length} characters) and the largest carried files ({files}) "
+                f"are a CDK asset in S3, so the instance needs a route to S3 for {', '.join(self.side.modules)}."
+            )
         return (
             f"{where}: {self.inline_length} characters inline, above the limit of {CONTENT_LIMIT_CHARS}; the "
             f"archive is a CDK asset in S3 (loader script: {self.encoded_length} characters), so the instance needs "
@@ -333,7 +354,7 @@ class LifecycleBundle:
         lines += [f"# {line}".rstrip() for line in self.description.splitlines()]
         return "\n".join(lines)
 
-    def _script(self, archive: bytes, modules: Sequence[Module]) -> bytes:
+    def _script(self, archive: bytes, modules: Sequence[Module], side: SidePart | None = None) -> bytes:
         if self.encoding is Encoding.BASE64:
             payload = base64.b64encode(archive)
         else:
@@ -341,17 +362,44 @@ class LifecycleBundle:
         delimiter = "LCC_PAYLOAD"
         while delimiter.encode() in payload.split(b"\n"):
             delimiter += "_"
-        filled = self._filled(
-            "hook.sh.in",
-            {
-                "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
-                "@DELIMITER@": delimiter,
-            },
-            archive,
-            modules,
-        )
+        extra = {
+            "@WRITE_ARCHIVE@": write_archive_command(self.encoding, "$d/a", delimiter),
+            "@DELIMITER@": delimiter,
+        }
+        if side is not None:
+            extra["@SIDE@"] = side.block(self.compression)
+            extra["@TIMEOUT@"] = f"$(({HOOK_RUNNER_TIMEOUT_SECONDS}-SECONDS))"  # the copy from S3 took some
+        filled = self._filled("hook.sh.in", extra, archive, modules)
         head, tail = filled.split(b"@PAYLOAD@")
         return head + payload + tail
+
+    def _split(self) -> None:
+        """``ArchiveLocation.SPLIT`` if it fits: the largest carried files moved, one more at a time, into a side
+        archive in S3 until the inline rest fits (base64 first, then escaped binary); else nothing changes."""
+        carried = sorted(
+            (path for path in self.files if CARRIED_FILE.fullmatch(path)),
+            key=lambda path: (-len(self.files[path][0]), path),
+        )
+        encodings = (
+            (Encoding.BASE64, Encoding.ESCAPED_BINARY)
+            if self.requested_encoding is Encoding.AUTO
+            else (self.requested_encoding,)
+        )
+        for count in range(1, len(carried) + 1):
+            moved = set(carried[:count])
+            side = SidePart.of({path: self.files[path] for path in moved}, self.compression)
+            archive = compress(
+                tar_bytes({path: entry for path, entry in self.files.items() if path not in moved}), self.compression
+            )
+            for encoding in encodings:
+                chosen, self.encoding = self.encoding, encoding
+                script = self._script(archive, self.modules, side)
+                length = encoded_length(len(script) + side.extra_bytes)
+                if length <= CONTENT_LIMIT_CHARS:
+                    self.archive, self.script, self.side = archive, script, side
+                    self.archive_location, self.encoded_length = ArchiveLocation.SPLIT, length
+                    return
+                self.encoding = chosen
 
     def _loader(self) -> bytes:
         return self._filled("loader.sh.in", {}, self.archive, self.modules)
@@ -362,13 +410,15 @@ class LifecycleBundle:
             "@HEADER@": self._header(modules),
             "@HOOK@": self.hook,
             "@BUNDLE_BASE@": self.profile.bundle_base,
-            **extra,
             "@SHA256@": _sha256(archive),
             "@DECOMPRESS@": unpack_command(self.compression, "$d/a"),
             "@TIMEOUT@": str(HOOK_RUNNER_TIMEOUT_SECONDS),
             "@DEPLOY_TIME@": self._deploy_time_block(archive, modules),
+            **extra,  # last: a value given here (the timeout of a split hook) replaces the one above
         }
         template = without_comment_lines(_runner_file(template_name))
+        if "@SIDE@" not in extra:
+            template = template.replace("@SIDE@\n", "")
         for key, value in replacements.items():
             template = template.replace(key, value)
         return template.encode("utf-8")
@@ -500,6 +550,18 @@ class LifecycleBundle:
             "encodedLength": self.encoded_length,
             "limit": CONTENT_LIMIT_CHARS,
             "archiveSha256": _sha256(self.archive),
+            **(
+                {
+                    "s3Part": {
+                        "archiveSha256": _sha256(self.side.archive),
+                        "archiveBytes": len(self.side.archive),
+                        "files": sorted(self.side.files),
+                        "modules": list(self.side.modules),
+                    }
+                }
+                if self.side is not None
+                else {}
+            ),
             "blockingBudgetSeconds": sum(m.budget_seconds for m in self.modules if m.mode is Mode.BLOCKING),
             "modules": modules,
         }

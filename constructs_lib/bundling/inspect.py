@@ -29,6 +29,7 @@ from pathlib import Path
 from constructs_lib.bundling.archive import Compression, Encoding, unescape_binary
 from constructs_lib.bundling.limits import CONTENT_LIMIT_CHARS, MAX_BACKGROUND_BUDGET_SECONDS
 from constructs_lib.bundling.reader import InputError, inside, read_bytes
+from constructs_lib.bundling.split import CARRIED_FILE
 from constructs_lib.errors import LifecycleConfigError
 
 MAX_UNPACKED_BYTES = 32 * 1024 * 1024
@@ -71,15 +72,53 @@ def archive_of(script: bytes) -> tuple[bytes, Encoding, Compression]:
 
 
 _LOADER_SHA = re.compile(rb'^echo "([0-9a-f]{64})  \$d/a"', re.MULTILINE)
+_SIDE_SHA = re.compile(rb'^echo "([0-9a-f]{64})  \$d/s"', re.MULTILINE)
+
+
+def _copied(script: bytes, pattern: re.Pattern[bytes], target: bytes) -> tuple[str, Compression] | None:
+    match = pattern.search(script)
+    if b"aws s3 cp " not in script or b'"$u" "' + target + b'"' not in script or match is None:
+        return None
+    compression = Compression.GZIP if b"gzip -dc" in script else Compression.XZ
+    return match.group(1).decode("ascii"), compression
 
 
 def loader_archive(script: bytes) -> tuple[str, Compression] | None:
     """For a loader script (archive kept as an S3 asset): the archive's sha256 and compression."""
-    match = _LOADER_SHA.search(script)
-    if b"aws s3 cp" not in script or match is None:
-        return None
-    compression = Compression.GZIP if b"gzip -dc" in script else Compression.XZ
-    return match.group(1).decode("ascii"), compression
+    return _copied(script, _LOADER_SHA, b"$d/a")
+
+
+def side_archive(script: bytes) -> tuple[str, Compression] | None:
+    """For a split hook (``ArchiveLocation.SPLIT``: scripts inline, the largest carried files in S3): the S3
+    part's sha256 and compression; ``None`` for any other script."""
+    return _copied(script, _SIDE_SHA, b"$d/s")
+
+
+def find_staged_asset(directory: Path, digest: str, root: Path) -> bytes:
+    """The staged asset of sha256 ``digest`` next to a template in ``directory``, or at the top of the assembly
+    ``root`` (where a stage's assets are staged); :class:`InputError` when it is in neither."""
+    data = staged_asset(directory, digest, root)
+    if data is None and directory != root:
+        data = staged_asset(root, digest, root)
+    if data is None:
+        raise InputError(f"the archive in S3 (sha256 {digest}) is not among the assets in {directory}.")
+    return data
+
+
+def side_files(script: bytes, directory: Path, root: Path, inline: dict[str, bytes]) -> dict[str, bytes]:
+    """``inline`` (the files of a hook's inline archive) with those of its S3 part when it is a split hook:
+    found among the staged assets by sha256, unpacked with the same bounds, each path at most once."""
+    side = side_archive(script)
+    if side is None:
+        return inline
+    files = unpack(find_staged_asset(directory, side[0], root), side[1])
+    twice = sorted(set(files) & set(inline))
+    if twice:
+        raise InputError(f"the S3 part also holds {twice[0]!r}, which the inline archive has; refused.")
+    if not all(CARRIED_FILE.fullmatch(path) for path in files):
+        odd = next(path for path in sorted(files) if not CARRIED_FILE.fullmatch(path))
+        raise InputError(f"the S3 part holds {odd!r}, which is not a module's carried file; refused.")
+    return {**inline, **files}
 
 
 def files_of(script: bytes) -> dict[str, bytes]:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.bundling.inspect import archive_of, loader_archive, read_plan, script_of, staged_asset, unpack
+from constructs_lib.bundling.inspect import (
+    archive_of,
+    find_staged_asset,
+    loader_archive,
+    read_plan,
+    script_of,
+    side_archive,
+    unpack,
+)
 from constructs_lib.bundling.reader import (
     MAX_TEMPLATE_BYTES,
     InputError,
@@ -128,20 +136,24 @@ _FETCH = re.compile(rb"^[^\n]*aws s3 cp [^\n]*\n", re.MULTILINE)
 
 
 def _inlined(hook: Hook, directory: Path, root: Path) -> Hook:
-    """A loader hook (archive kept as an S3 asset) with the copy from S3 replaced by the staged asset
-    inlined, so that the rest of the loader (checksum, unpacking, runner) runs as it would."""
-    loader = loader_archive(hook.script)
-    if loader is None:
+    """A hook that copies an archive from S3 (a loader: the whole archive; a split hook: the modules' largest
+    carried files) with the copy replaced by the staged asset inlined, so that the rest of the hook (checksum,
+    unpacking, runner) runs as it would."""
+    loader, side = loader_archive(hook.script), side_archive(hook.script)
+    found, target = (loader, b"$d/a") if loader is not None else (side, b"$d/s")
+    if found is None:
         return hook
-    digest = loader[0]
-    data = staged_asset(directory, digest, root)
-    if data is None and directory != root:
-        data = staged_asset(root, digest, root)  # a stage's assets are staged at the top of the assembly
+    try:
+        data = find_staged_asset(directory, found[0], root)
+    except InputError as err:
+        raise AssemblyError(f"{hook.label}: {err}") from None
     match = _FETCH.search(hook.script)
-    if data is not None and match is not None:
-        inline = b"base64 -d >\"$d/a\" <<'LCC_PAYLOAD' || return 1\n" + base64.b64encode(data) + b"\nLCC_PAYLOAD\n"
-        return Hook(**{**hook.__dict__, "script": hook.script[: match.start()] + inline + hook.script[match.end() :]})
-    raise AssemblyError(f"{hook.label}: the loader's archive (sha256 {digest}) is not among the assets in {directory}.")
+    if match is None:
+        raise AssemblyError(f"{hook.label}: the copy from S3 is not one line of its own.")
+    inline = (
+        b'base64 -d >"' + target + b"\" <<'LCC_PAYLOAD' || return 1\n" + base64.b64encode(data) + b"\nLCC_PAYLOAD\n"
+    )
+    return Hook(**{**hook.__dict__, "script": hook.script[: match.start()] + inline + hook.script[match.end() :]})
 
 
 def hooks_of_template(template: object, stack: str) -> list[Hook]:

@@ -22,10 +22,12 @@ from constructs_lib.bundling.archive import escape_binary
 from constructs_lib.bundling.inspect import (
     DEPLOY_TIME,
     archive_of,
+    find_staged_asset,
     loader_archive,
     read_plan,
     script_of,
-    staged_asset,
+    side_archive,
+    side_files,
     unpack,
 )
 from constructs_lib.bundling.limits import CONTENT_LIMIT_CHARS, HOOK_TIMEOUT_SECONDS, RESERVED_SECONDS
@@ -148,9 +150,12 @@ class HookView:
             return self.script.replace(self.archive_sha256.encode("ascii"), SHA_PLACEHOLDER)
         archive, _, _ = archive_of(self.script)
         payload = base64.b64encode(archive) if self.encoding == "base64" else escape_binary(archive)
-        return self.script.replace(payload, PAYLOAD_PLACEHOLDER, 1).replace(
+        stub = self.script.replace(payload, PAYLOAD_PLACEHOLDER, 1).replace(
             self.archive_sha256.encode("ascii"), SHA_PLACEHOLDER
         )
+        side = side_archive(self.script)
+        # A split hook's S3 part: its checksum and object key follow its content, shown in the files.
+        return stub if side is None else stub.replace(side[0].encode("ascii"), SHA_PLACEHOLDER)
 
     def module(self, name: str) -> ModuleView | None:
         return next((m for m in self.modules if m.name == name), None)
@@ -234,12 +239,7 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
     loader = loader_archive(script)
     if loader is not None:
         digest, compression = loader
-        archive = staged_asset(template.parent, digest, root)
-        if archive is None and template.parent != root:
-            archive = staged_asset(root, digest, root)  # a stage's assets are staged at the top of the assembly
-        if archive is None:
-            raise ReviewError(f"the loader's archive (sha256 {digest}) is not among the assets in {template.parent}.")
-        files = unpack(archive, compression)
+        files = unpack(find_staged_asset(template.parent, digest, root), compression)
         return HookView(
             bundled=True,
             compression=compression.value,
@@ -260,7 +260,7 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
         raise ReviewError(
             "the hook's checksum line does not name the sha256 of its archive: on an instance nothing would run."
         )
-    files = unpack(archive, compression)
+    files = side_files(script, template.parent, root, unpack(archive, compression))
     return HookView(
         bundled=True,
         compression=compression.value,
