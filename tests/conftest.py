@@ -9,9 +9,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from constructs_lib.bundling.inspect import (
+    files_of,
+    find_staged_asset,
+    loader_archive,
+    side_archive,
+    side_files,
+    unpack,
+)
 from tests.support.servers import JupyterServer, MotoServer, start_jupyter_server, start_moto, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +73,20 @@ def default_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = cdk_synth(REPO, out)
     assert result.returncode == 0, result.stdout + result.stderr
     return out
+
+
+def hook_files(assembly: Path, script: bytes, bundle: dict[str, Any]) -> dict[str, bytes]:
+    """Every file of a hook's bundle as the instance gets it, by where its manifest (``bundle``) says it is:
+    inline; a loader's archive (a staged asset); or inline plus a split hook's S3 part (a staged asset)."""
+    location = bundle["archiveLocation"]
+    loader, side = loader_archive(script), side_archive(script)
+    assert (loader is not None) == (location == "s3-asset") and (side is not None) == (location == "split")
+    if loader is not None:
+        return unpack(find_staged_asset(assembly, loader[0], assembly), loader[1])
+    if side is not None:
+        assert bundle["s3Part"]["archiveSha256"] == side[0]
+        assert all("/files/" in path for path in bundle["s3Part"]["files"]), "only carried files go to S3"
+    return side_files(script, assembly, assembly, files_of(script))
 
 
 def templates_of(assembly: Path) -> dict[str, dict[str, object]]:

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from constructs_lib.bundling.inspect import files_of, loader_archive, script_of, staged_asset, unpack
-from tests.conftest import REPO, cdk_env, cdk_synth, copy_app, templates_of
+from constructs_lib.bundling.inspect import script_of
+from tests.conftest import REPO, cdk_env, cdk_synth, copy_app, hook_files, templates_of
 
 LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
 
@@ -50,13 +50,7 @@ def test_every_hook_fits_and_carries_its_manifest(default_assembly: Path) -> Non
             content = config["Properties"][hook][0]["Content"]
             script, length = script_of(content)
             assert length <= bundle["encodedLength"] <= 16384  # a deploy-time bucket name counts at its longest
-            loader = loader_archive(script)
-            if loader is None:
-                files = files_of(script)
-            else:  # archiveLocation auto: the archive is a staged asset, the hook a loader
-                staged = staged_asset(default_assembly, loader[0])
-                assert staged is not None and bundle["archiveLocation"] == "s3-asset"
-                files = unpack(staged, loader[1])
+            files = hook_files(default_assembly, script, bundle)
             names = [m["name"] for m in bundle["modules"]]
             assert [p.split("/")[1].split("-", 1)[1] for p in sorted(files) if p.endswith("/run")] == names
 
@@ -117,6 +111,10 @@ def test_default_on_start_hook_from_the_template_runs_twice_to_the_same_state(
     names = [m["name"] for m in config["Metadata"]["LifecycleBundle"]["OnStart"]["modules"]]
     sandbox = Sandbox(tmp_path)
     prepare_instance(sandbox)
+    # As on an instance: its ARN, from which a split hook (scripts inline, auto-stop program in S3) names the
+    # bucket of its S3 part (served here from the staged asset, like a loader's archive).
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/datascience"
+    (sandbox.root / "opt/ml/metadata/resource-metadata.json").write_text(json.dumps({"ResourceArn": arn}))
     first = sandbox.run_hook(script, timeout=120)
     assert first.returncode == 0, first.stderr
     for name in names:

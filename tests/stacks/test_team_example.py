@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib.bundling.inspect import files_of, loader_archive, script_of, staged_asset, unpack
-from tests.conftest import REPO, cdk_synth, templates_of
+from constructs_lib.bundling.inspect import files_of, script_of
+from tests.conftest import REPO, cdk_synth, hook_files, templates_of
 
 EXAMPLE = REPO / "team-example"
 LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
@@ -51,14 +51,7 @@ def test_the_team_folder_runs_first_in_name_order_with_the_header_users(team_ass
         content = resource["Properties"]["OnStart"][0]["Content"]  # type: ignore[index]
         script, length = script_of(content)
         assert length <= 16384
-        loader = loader_archive(script)
-        if loader is None:
-            files = files_of(script)
-        else:  # archiveLocation "auto" moved this hook's archive to an S3 asset
-            assert bundle["archiveLocation"] == "s3-asset"
-            staged = staged_asset(team_assembly, loader[0])
-            assert staged is not None
-            files = unpack(staged, loader[1])
+        files = hook_files(team_assembly, script, bundle)  # inline, split or loader: as archiveLocation auto chose
         pem = (EXAMPLE / "scripts/on-start.d/company-ca.pem").read_bytes()
         assert files["modules/01-10-company-ca/files/company-ca.pem"] == pem
 
