@@ -17,11 +17,13 @@ from typing import Any
 
 from constructs_lib.bundling.inspect import (
     archive_of,
+    files_of,
     find_staged_asset,
     loader_archive,
     read_plan,
     script_of,
     side_archive,
+    side_files,
     unpack,
 )
 from constructs_lib.bundling.reader import (
@@ -145,7 +147,9 @@ def _inlined(hook: Hook, directory: Path, root: Path) -> Hook:
         return hook
     try:
         data = find_staged_asset(directory, found[0], root)
-    except InputError as err:
+        if side is not None:  # read as the review tool reads it: bounded, only carried files, none twice
+            side_files(hook.script, directory, root, files_of(hook.script))
+    except (InputError, LifecycleConfigError, ValueError) as err:
         raise AssemblyError(f"{hook.label}: {err}") from None
     match = _FETCH.search(hook.script)
     if match is None:

@@ -30,7 +30,8 @@ def test_a_hostile_assembly_is_refused_before_anything_runs(
 ) -> None:
     hostile = copy(default_assembly, tmp_path / "cdk.out")
     DEFECTS[defect](hostile)
-    run = run_tool(REHEARSE, hostile, "--stack", "SageMakerStudio", "--mode", "one-uid")
+    stack = "SageMakerNotebooks" if defect.startswith("S3 part") else "SageMakerStudio"  # where the defect is
+    run = run_tool(REHEARSE, hostile, "--stack", stack, "--mode", "one-uid")
     assert_refused(run.code, run.err)
     assert run.out == ""
 

@@ -254,6 +254,36 @@ def _rename_first(name: str) -> Callable[[Path], None]:
     return change
 
 
+def _s3_part(data: Callable[[], bytes] | None) -> Callable[[Path], None]:
+    """The default notebook's split hook (scripts inline, the auto-stop program in S3) with its staged S3 part
+    replaced by ``data()`` (None: removed), the hook's checksum line naming the new part."""
+
+    def change(assembly: Path) -> None:
+        template = load(assembly / NOTEBOOK_STACK)
+        config = lifecycle_resource(template, "NotebookInstanceLifecycleConfig")
+        old = config["Metadata"]["LifecycleBundle"]["OnStart"]["s3Part"]["archiveSha256"]
+        (asset,) = [p for p in assembly.glob("asset.*") if p.is_file() and sha256_of(p.read_bytes()) == old]
+        if data is None:
+            asset.unlink()
+            return
+        new = data()
+        asset.write_bytes(new)
+        hook = config["Properties"]["OnStart"][0]
+        script = base64.b64decode(hook["Content"]).replace(old.encode(), sha256_of(new).encode())
+        hook["Content"] = base64.b64encode(script).decode()
+        save(assembly / NOTEBOOK_STACK, template)
+
+    return change
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _xz_tar(files: dict[str, bytes]) -> Callable[[], bytes]:
+    return lambda: compress(tar_bytes({path: (data, 0o644) for path, data in files.items()}), Compression.XZ)
+
+
 DEFECTS: dict[str, Callable[[Path], None]] = {
     "deeply nested JSON": lambda a: (a / STUDIO_STACK).write_text("[" * 200_000 + "]" * 200_000),
     "JSON nested 100 deep in Metadata": _deep_metadata,
@@ -290,4 +320,8 @@ DEFECTS: dict[str, Callable[[Path], None]] = {
     "tar member that is a symlink": _raw_tar(_symlink_member()),
     "tar member with an absolute path": _raw_tar(_absolute_member()),
     "inline xz bomb (40 MiB of zeros)": _inline_bomb,
+    "S3 part of a split hook missing": _s3_part(None),
+    "S3 part holding a script the inline archive has": _s3_part(_xz_tar({"modules/07-idle-autostop/run": b"id\n"})),
+    "S3 part holding a file outside the modules": _s3_part(_xz_tar({"hook.sh": b"#!/bin/bash\nid\n"})),
+    "S3 part not compressed": _s3_part(lambda: b"just text"),
 }

@@ -62,6 +62,9 @@ def test_errors_name_what_is_wrong(default_assembly: Path, tmp_path: Path) -> No
         "superscript digit in a plan index": "plan.tsv is not ASCII text.",
         "inline xz bomb (40 MiB of zeros)": "unpacks to more than 33554432 bytes",
         "logical ID with a terminal escape": "logical ID 'Lab\\x1b]0;owned\\x07' is not 1-255 letters and digits",
+        "S3 part of a split hook missing": "the archive in S3 (sha256 ",
+        "S3 part holding a script the inline archive has": "'modules/07-idle-autostop/run', which the inline archive has",
+        "S3 part holding a file outside the modules": "'hook.sh', which is not a module's carried file",
     }
     for number, (defect, needle) in enumerate(sorted(expected.items())):
         hostile = copy(default_assembly, tmp_path / f"cdk{number}.out")
