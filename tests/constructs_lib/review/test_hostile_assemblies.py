@@ -63,7 +63,9 @@ def test_errors_name_what_is_wrong(default_assembly: Path, tmp_path: Path) -> No
         "inline xz bomb (40 MiB of zeros)": "unpacks to more than 33554432 bytes",
         "logical ID with a terminal escape": "logical ID 'Lab\\x1b]0;owned\\x07' is not 1-255 letters and digits",
         "S3 part of a split hook missing": "the archive in S3 (sha256 ",
-        "S3 part holding a script the inline archive has": "'modules/07-idle-autostop/run', which the inline archive has",
+        "S3 part holding a script the inline archive has": (
+            "'modules/07-idle-autostop/run', which the inline archive has"
+        ),
         "S3 part holding a file outside the modules": "'hook.sh', which is not a module's carried file",
     }
     for number, (defect, needle) in enumerate(sorted(expected.items())):
