@@ -110,9 +110,10 @@ def read_step(user: str, script: Path) -> tuple[str, bytes]:
         fd = os.open(script, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as err:
         raise RehearsalError(f"--then {user} {script}: {err.strerror}.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RehearsalError(f"--then {user} {script}: not a regular file.")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise RehearsalError(f"--then {user} {script}: not a regular file.")
         data = handle.read(STEP_SCRIPT_LIMIT + 1)
     if len(data) > STEP_SCRIPT_LIMIT:
         raise RehearsalError(f"--then {user} {script}: larger than {STEP_SCRIPT_LIMIT >> 20} MiB.")

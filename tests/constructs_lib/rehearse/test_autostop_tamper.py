@@ -37,9 +37,9 @@ LIB = "/usr/local/lib/sagemaker-lifecycle"
 PROGRAM = f"{LIB}/autostop.py"
 LOG = "/var/log/sagemaker-lifecycle/autostop.log"
 STATE = "/var/lib/sagemaker-lifecycle/autostop"
-MARKERS = "/tmp/tamper-markers"  # noqa: S108  # inside the sandbox: where a planted file says it ran
-SELF_CHECK = "/tmp/tamper-self-check"  # noqa: S108  # the same files run once by the user
-CONTROL = "/tmp/tamper-control"  # noqa: S108  # the system python run without -I by the user
+MARKERS = "/tmp/tamper-markers"  # inside the sandbox: where a planted file says it ran
+SELF_CHECK = "/tmp/tamper-self-check"  # the same files run once by the user
+CONTROL = "/tmp/tamper-control"  # the system python run without -I by the user
 DENIED = {"EACCES", "EPERM"}
 
 # name -> path of every planted executable (a fake python that leaves its marker, then runs the real one)
