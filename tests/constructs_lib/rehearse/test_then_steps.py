@@ -13,7 +13,7 @@ import pytest
 
 from constructs_lib.rehearse.cli import main
 from constructs_lib.rehearse.report import render_text
-from tests.constructs_lib.rehearse.conftest import rehearsal_processes
+from tests.constructs_lib.rehearse.conftest import DAEMON_MARK, rehearsal_processes, sandbox_processes
 
 HOOK = "#!/bin/bash\necho hook ran >/home/ec2-user/SageMaker/hook-ran\n"
 
@@ -62,7 +62,7 @@ def test_steps_run_in_order_in_the_same_sandbox_as_their_users(tmp_path: Path) -
     """(As root, as CI runs: the sandbox has real distinct users.)"""
     steps = {
         "user.sh": "id -u\npwd\ncat SageMaker/hook-ran\ntouch ~/from-the-user\n"
-        "setsid sleep 31419 </dev/null >/dev/null 2>&1 &\n",
+        f"setsid sleep {DAEMON_MARK} </dev/null >/dev/null 2>&1 &\n",
         "root.sh": "id -u\npwd\nstat -c '%U %n' /home/ec2-user/from-the-user\nexit 4\n",
         "slow.sh": "echo going to sleep\nsleep 60\n",
         "after.sh": "echo after the slow one\n",
@@ -92,4 +92,4 @@ def test_steps_run_in_order_in_the_same_sandbox_as_their_users(tmp_path: Path) -
         "then 3 (root): killed at the 3s limit",
     ]
     assert "then 2 (root): exit 4 after " in render_text([hook])
-    assert rehearsal_processes() == []  # the step's daemon died with the sandbox
+    assert rehearsal_processes() == [] and sandbox_processes() == []  # the step's daemon died with the sandbox
