@@ -4,6 +4,7 @@ and whether a second run changes anything again.
 
     rehearse ASSEMBLY [--stack S] [--config LOGICAL_ID] [--hook OnStart|OnCreate|<StudioAppType>]
              [--json FILE|-] [--stub NAME ...] [--keep DIR] [--mode auto|uid-range|one-uid]
+             [--then root|notebook-user SCRIPT ...]
 
 Exit status: 0 when every rehearsed hook passed, 1 when a problem was found (a module failed or
 ran over its budget, the hook passed SageMaker's 5-minute limit, or the second run changed the
@@ -21,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,8 @@ STDERR_TAIL = 20
 RUNS = 2
 DEFAULT_BACKGROUND_WAIT = 600
 HOSTNAME = "sagemaker-rehearsal"
+STEP_USERS = ("root", "notebook-user")
+STEP_SCRIPT_LIMIT = 1 << 20
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 
@@ -96,6 +100,24 @@ def check_programs(hooks: list[Hook]) -> None:
             f"missing programs the hook needs: {', '.join(missing)} (on Debian: `make system-deps`, or "
             "apt-get install xz-utils cron util-linux)."
         )
+
+
+def read_step(user: str, script: Path) -> tuple[str, bytes]:
+    """A ``--then`` step: the user it runs as and its script (a regular file of at most 1 MiB)."""
+    if user not in STEP_USERS:
+        raise RehearsalError(f"--then {user!r}: the user is {' or '.join(STEP_USERS)}.")
+    try:
+        fd = os.open(script, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise RehearsalError(f"--then {user} {script}: {err.strerror}.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RehearsalError(f"--then {user} {script}: not a regular file.")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(STEP_SCRIPT_LIMIT + 1)
+    if len(data) > STEP_SCRIPT_LIMIT:
+        raise RehearsalError(f"--then {user} {script}: larger than {STEP_SCRIPT_LIMIT >> 20} MiB.")
+    return user, data
 
 
 def resource_metadata(hook: Hook) -> str:
@@ -148,6 +170,7 @@ def spec_for(hook: Hook, lay: sandbox.Layout, *, mode: str, keep: bool, limit: i
         "background_wait": wait,
         "resource_metadata": resource_metadata(hook),
         "keep": keep,
+        "then": [],
     }
 
 
@@ -176,12 +199,18 @@ def _read_result(path: Path) -> dict[str, Any] | None:
     return result if isinstance(result, dict) else None
 
 
-def prepare(workdir: Path, hook: Hook, spec: dict[str, Any], stubs: list[str]) -> tuple[Path, Path]:
-    """The control directory (read-only inside: programs, hook, engine, spec) and the output one."""
+def prepare(
+    workdir: Path, hook: Hook, spec: dict[str, Any], stubs: list[str], then: list[tuple[str, bytes]] | None = None
+) -> tuple[Path, Path]:
+    """The control directory (read-only inside: programs, hook, ``--then`` steps, engine, spec) and the
+    output one."""
     control, out = workdir / "control", workdir / "out"
-    for path in (control / "bin", control / "hooks", control / "out", control / "host-etc", out):
+    for path in (control / "bin", control / "hooks", control / "then", control / "out", control / "host-etc", out):
         path.mkdir(parents=True)
     (control / "hooks" / f"{hook.slug}.sh").write_bytes(hook.script)
+    for index, (user, script) in enumerate(then or [], 1):
+        (control / "then" / f"{index}.sh").write_bytes(script)
+        spec["then"].append({"user": user, "script": f"{sandbox.CONTROL}/then/{index}.sh"})
     real_timeout = next((f"{d}/timeout" for d in ("/usr/bin", "/bin") if os.access(f"{d}/timeout", os.X_OK)), "")
     files = programs(
         stubs, calls=f"{sandbox.OUT}/calls.log", ctl=f"{sandbox.OUT}/ctl", real_timeout=real_timeout,
@@ -224,7 +253,7 @@ def run_sandbox(spec: dict[str, Any], lay: sandbox.Layout, control: Path, out: P
     if (control / "system-python").is_file():
         at = argv.index(str(control)) - 1  # after the layout's binds: over the read-only /usr/bin
         argv[at:at] = ["--ro-bind", str(control / "system-python"), os.path.realpath(SYSTEM_PYTHON)]
-    limit = RUNS * (spec["hook_limit"] + spec["background_wait"] + 30) + 60
+    limit = (RUNS + len(spec["then"])) * (spec["hook_limit"] + spec["background_wait"] + 30) + 60
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
     proc = None
     try:
@@ -276,8 +305,10 @@ def rehearse(
     keep: Path | None = None,
     limit: int = HOOK_TIMEOUT_SECONDS,
     background_wait: int = DEFAULT_BACKGROUND_WAIT,
+    then: list[tuple[str, bytes]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rehearse each hook in its own fresh sandbox; the report of each."""
+    """Rehearse each hook in its own fresh sandbox; the report of each. ``then``: steps (user, bash script)
+    run in order in the same sandbox after the runs (see ``read_step``)."""
     try:
         sandbox.bwrap()
         sandbox.python_inside()
@@ -285,6 +316,8 @@ def rehearse(
         raise RehearsalError(str(err)) from None
     check_programs(hooks)
     chosen = choose_mode(mode)
+    if chosen == "one-uid" and any(user != "root" for user, _ in then or []):
+        raise RehearsalError("--then notebook-user needs --mode uid-range (a one-uid sandbox has no other users).")
     names = stubs_for(chosen, stubs or [])
     lay = sandbox.layout()
     reports = []
@@ -294,7 +327,7 @@ def rehearse(
             workdir.chmod(0o711)  # the sandbox's root reaches control/ and out/ (only)
             try:
                 spec = spec_for(hook, lay, mode=chosen, keep=keep is not None, limit=limit, wait=background_wait)
-                control, out = prepare(workdir, hook, spec, names)
+                control, out = prepare(workdir, hook, spec, names, then)
                 result = run_sandbox(spec, lay, control, out)
                 reports.append(hook_report(hook, result, mode=chosen, stubs=names, limit=limit))
                 if keep:
@@ -347,6 +380,12 @@ def parser() -> argparse.ArgumentParser:
         "--background-wait", type=int, default=DEFAULT_BACKGROUND_WAIT, metavar="SECONDS",
         help=f"longest wait for background modules after each run (default {DEFAULT_BACKGROUND_WAIT})",
     )  # fmt: skip
+    p.add_argument(
+        "--then", nargs=2, action="append", default=[], metavar=("USER", "SCRIPT"),
+        help="after the two runs, run `bash SCRIPT` as USER (root or notebook-user) in the same sandbox, "
+        "within --hook-limit; its exit status and output are reported, a non-zero exit is a problem "
+        "(repeatable, run in order)",
+    )  # fmt: skip
     return p
 
 
@@ -375,10 +414,11 @@ def _run(argv: list[str] | None) -> int:
         print("rehearse: --hook-limit must be at least 1 and --background-wait at least 0.", file=sys.stderr)
         return 2
     try:
+        then = [read_step(user, Path(script)) for user, script in args.then]
         hooks = find_hooks(args.assembly, stack=args.stack, config=args.config, hook=args.hook)
         reports = rehearse(
             hooks, mode=args.mode, stubs=args.stub, keep=args.keep, limit=args.hook_limit,
-            background_wait=args.background_wait,
+            background_wait=args.background_wait, then=then,
         )  # fmt: skip
     except (AssemblyError, RehearsalError) as err:
         print(f"rehearse: {err}", file=sys.stderr)

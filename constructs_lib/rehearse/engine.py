@@ -32,6 +32,8 @@ from typing import Any
 KILL_GRACE_SECONDS = 2
 BACKGROUND_SLACK_SECONDS = 5
 TEXT_LIMIT = 16384
+STEP_OUTPUT_LIMIT = 65536
+"""The last bytes of a ``--then`` step's output kept in the results."""
 FIXED_SHADOW_DAYS = 19000
 
 Entry = dict[str, Any]
@@ -486,6 +488,44 @@ class Engine:
             "left_running": self.describe(leftovers),
         }
 
+    def run_step(self, index: int, step: dict[str, str]) -> dict[str, Any]:
+        """A ``--then`` step after the runs: ``bash SCRIPT`` as root or the notebook user (from the home),
+        with the hook's PATH, in this same sandbox; killed (its session) at the hook's time limit."""
+        spec = self.spec
+        as_user = step["user"] == "notebook-user"
+        user, home = (spec["user"], spec["home"]) if as_user else ("root", "/root")
+        env = {"PATH": f"{spec['control']}/bin:/sbin:/bin:/usr/sbin:/usr/bin", "HOME": home, "USER": user}
+        command = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in {**env, "LOGNAME": user}.items())]
+        command += ["/bin/bash", step["script"]]
+        if as_user:  # the CLI refuses a notebook-user step in a one-uid sandbox
+            command = ["setpriv", f"--reuid={spec['uid']}", f"--regid={spec['gid']}", "--init-groups", "--", *command]
+        self.active, self.intervals = {}, []  # a module wrapper's request now belongs to no run
+        out_path = self.out / f"then-{index}.out"
+        started = time.monotonic()
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home,
+                start_new_session=True,
+            )  # fmt: skip
+        self.popen_pids.add(proc.pid)
+        timed_out = False
+        while proc.poll() is None:
+            self.serve(0.05)
+            if time.monotonic() - started > spec["hook_limit"] and not timed_out:
+                timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        self.popen_pids.discard(proc.pid)
+        self.reap()
+        seconds = round(time.monotonic() - started, 3)
+        with open(out_path, "rb") as handle:
+            handle.seek(max(0, out_path.stat().st_size - STEP_OUTPUT_LIMIT))
+            output = handle.read(STEP_OUTPUT_LIMIT).decode("utf-8", "replace")
+        label = f"rehearse: {spec['label']} then {index} ({user})"
+        print(f"{label}: exit {proc.returncode} after {seconds:.2f}s", file=sys.stderr, flush=True)
+        return {"step": index, "user": user, "exit": proc.returncode, "seconds": seconds, "timed_out": timed_out,
+                "output": output}  # fmt: skip
+
     def idempotence(self, first: State, second: State, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         spec = self.spec
         state_dir = f"{spec['persist'].rstrip('/')}/.lifecycle"
@@ -569,6 +609,8 @@ class Engine:
             result["owners"] = self._owners()
             if spec.get("keep"):
                 self.keep(baseline, self.last)
+            for index, step in enumerate(spec.get("then", []), 1):
+                result.setdefault("then", []).append(self.run_step(index, step))
         except Exception as err:  # reported to the CLI, which prints it with the hook's name
             result["error"] = f"{type(err).__name__}: {err}"
         finally:

@@ -224,6 +224,22 @@ def hook_report(hook: Hook, result: dict[str, Any], *, mode: str, stubs: list[st
     for change in idempotence:
         by = ", ".join(change.get("modules") or []) or HOOK_SOURCE
         problems.append(f"{by}: not idempotent: run 2 {change['change']} {change['path']}")
+    then = [
+        {
+            "step": step["step"],
+            "user": step["user"],
+            "exit": step["exit"],
+            "seconds": step["seconds"],
+            "timedOut": step["timed_out"],
+            "output": step["output"].splitlines(),
+        }
+        for step in result.get("then", [])
+    ]
+    for step in then:
+        if step["timedOut"]:
+            problems.append(f"then {step['step']} ({step['user']}): killed at the {limit}s limit")
+        elif step["exit"] != 0:
+            problems.append(f"then {step['step']} ({step['user']}): exited with status {step['exit']}")
     if result.get("error"):
         problems.append(f"rehearsal: {result['error']}")
     return {
@@ -241,6 +257,7 @@ def hook_report(hook: Hook, result: dict[str, Any], *, mode: str, stubs: list[st
         "runs": runs,
         "idempotent": not idempotence and len(runs) > 1,
         "idempotenceChanges": idempotence,
+        "then": then,
         "killedAtEnd": result.get("killed_at_end", []),
         "problems": problems,
         "ok": not problems,
@@ -324,6 +341,9 @@ def render_text(reports: list[dict[str, Any]]) -> str:
                     by = ", ".join(change.get("modules") or []) or HOOK_SOURCE
                     out.append(f"  {_change_line(change)}  [{by}]")
                     out += [f"      {line}" for line in change.get("diff", [])]
+        for step in report.get("then", []):
+            out.append(f"then {step['step']} ({step['user']}): exit {step['exit']} after {step['seconds']:.2f}s")
+            out += [f"  out | {_short(line)}" for line in step["output"][-TEXT_TAIL_LINES:]]
         if report["killedAtEnd"]:
             out.append(f"stopped at the end: {len(report['killedAtEnd'])} leftover processes")
         if report["ok"]:
