@@ -402,6 +402,12 @@ def test_backoff_gives_up_after_max_attempts_and_does_not_retry_other_errors() -
         ["--token", "a", "--token-file", "b"],
         ["--now", "tomorrow"],
         ["--target", "space"],
+        ["--aws", "boto3"],
+        ["--idle-for", "ml.g5=0"],
+        ["--idle-for", "ML.G5=20"],
+        ["--cpu-sample-seconds", "61"],
+        ["--jupyter-url", "https://example.com:8443"],
+        ["--jupyter-url", "http://example.com", "--verify-tls"],
     ],
 )
 def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
@@ -410,17 +416,22 @@ def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
     assert exited.value.code == 2
 
 
-def test_defaults_and_hidden_test_hooks(capsys: pytest.CaptureFixture[str]) -> None:
+def test_defaults_and_one_line_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     args = a.parse_args([])
     assert (args.idle_minutes, args.grace_minutes, args.jupyter_url) == (60, 15, "https://localhost:8443")
-    assert args.metadata_file == "/opt/ml/metadata/resource-metadata.json"
+    assert args.metadata_file == "/opt/ml/metadata/resource-metadata.json" and args.pts_dir == "/dev/pts"
     assert args.target == "notebook" and a.parse_args(["--target", "studio"]).target == "studio"
-    assert not args.ignore_connections and not args.dry_run and args.now is None
-    with pytest.raises(SystemExit):
-        a.parse_args(["--help"])
-    help_text = capsys.readouterr().out
-    assert "--idle-minutes" in help_text and "--ignore-connections" in help_text and "--target" in help_text
-    assert "--now" not in help_text and "--retry-base-seconds" not in help_text
+    assert not args.ignore_connections and not args.dry_run and not args.now
+    given = a.parse_args(["--dry-run", "--idle-for", "ml.g*=20", "--idle-for", "ml.p*=30", "--now", "2024-01-01T10:00Z"])
+    assert given.dry_run and given.idle_for == [("ml.g*", 20.0), ("ml.p*", 30.0)] and given.now == T0
+    assert a.parse_args([]).idle_for == []  # a fresh list each time
+    for argv in ["--help"], ["--idle-minutes"], ["--idle-minutes", "x"], ["idle"]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            a.parse_args(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"autostop.py: {argv[0]}: ") and err.count("\n") == 1, err
 
 
 # ==================================================================================================
@@ -430,7 +441,7 @@ def test_defaults_and_hidden_test_hooks(capsys: pytest.CaptureFixture[str]) -> N
 def test_program_is_python37_syntax_and_imports_only_stdlib_and_botocore() -> None:
     source = AUTOSTOP.read_text()
     tree = ast.parse(source, feature_version=(3, 7))
-    assert "from __future__ import annotations" in source
+    assert not any(isinstance(node, ast.AnnAssign | ast.arg) and node.annotation for node in ast.walk(tree))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
