@@ -118,10 +118,10 @@ def decide(answers, instance_started, now, idle, grace, ignore_connections=False
         t, state, path = parse_timestamp(k.get("last_activity")), k.get("execution_state"), by_id.get(k["id"], {})
         name = f"kernel {str(k['id'])[:8]}" + (f" ({path['path']})" if path.get("path") else "")
         if state == "starting" and (not t or now - t >= idle):  # stuck: would keep it up forever
-            notes.append(f"{name} stuck in 'starting' since {fmt(t)}: ignored")
+            notes.append(f"{name} stuck starting since {fmt(t)}: ignored")
         elif state == "busy" or (k.get("connections") and not ignore_connections):
             d.reason = d.reason or f"not idle: {name} " + (
-                "busy" if state == "busy" else f"has {k['connections']} open connection(s)"
+                "busy" if state == "busy" else f"has {k['connections']} connection(s)"
             )
         elif t:
             times.append((t, name, 0))
@@ -140,7 +140,7 @@ def decide(answers, instance_started, now, idle, grace, ignore_connections=False
     kept = []
     for t, what, start in times:
         if t - now > timedelta(days=1):
-            notes.append(f"{what} at {fmt(t)} is more than a day ahead of this clock: ignored")
+            notes.append(f"{what} at {fmt(t)} over a day ahead: ignored")
         elif t - now > skew:
             d.reason = d.reason or f"not stopping: clock skew: {what} at {fmt(t)} is {(t - now) / MINUTE:.1f} min ahead"
         else:
@@ -157,9 +157,7 @@ def decide(answers, instance_started, now, idle, grace, ignore_connections=False
     if now - last < idle:
         d.reason = "not idle: " + d.reason.replace(">=", "<", 1)
     elif now - start < grace:
-        d.reason = (
-            f"not stopping: {text} but within the {grace / MINUTE:g} min grace period after start at {fmt(start)}"
-        )
+        d.reason = f"not stopping: {text}, in {grace / MINUTE:g} min grace after start at {fmt(start)}"
         return d
     d.stop, d.idle_for, d.last_activity = now - last >= idle, now - last, last
     return d
@@ -169,7 +167,7 @@ def read(path, limit=MB):
     with open(path, "rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise ValueError(f"{path} is over {limit} bytes")
+        raise ValueError(f"{path} over {limit} bytes")
     return data
 
 
@@ -191,15 +189,15 @@ def jupyter_answers(url, token=None, verify=False, ca_file=None, timeout=10):
         except Exception as e:
             code = getattr(e, "code", 0)
             if code != 404 or what != "terminals":  # 404: terminals disabled
-                bad += f"HTTP {code}" + " (token missing or wrong?)" * (code in (401, 403)) if code else repr(e)[:300]
+                bad += f"HTTP {code}" + " (token?)" * (code in (401, 403)) if code else repr(e)[:300]
                 raise Exit(7, bad) from e
             body = b"[]"
         if len(body) > 4 * MB:
-            raise Exit(7, bad + "answer larger than 4194304 bytes")
+            raise Exit(7, bad + "over 4 MB")
         try:
             answers.append(json.loads(body))
         except (ValueError, RecursionError) as e:
-            raise Exit(7, f"not stopping: unexpected Jupyter answer: GET /api/{what}: {e!r}"[:300]) from e
+            raise Exit(7, f"not stopping: bad Jupyter answer: GET /api/{what}: {e!r}"[:300]) from e
     return answers
 
 
@@ -213,14 +211,14 @@ def run_bounded(argv, timeout, env=None):
             left = end - time.monotonic()
             ready = left > 0 and select.select(streams, [], [], left)[0]
             if not ready:
-                raise OSError(f"{argv[0]} did not finish within {timeout:g} s")
+                raise OSError(f"{argv[0]} timed out")
             for s in ready:
                 chunk = os.read(s.fileno(), 65536)
                 out[s] += chunk
                 if not chunk:
                     streams.remove(s)
                 if len(out[s]) > MB:
-                    raise OSError(f"{argv[0]} wrote over {MB} bytes")
+                    raise OSError(f"{argv[0]} wrote over 1 MB")
         return p.wait(max(0.1, end - time.monotonic())), out[p.stdout], out[p.stderr]
     finally:
         if p.poll() is None:
@@ -275,7 +273,7 @@ def sagemaker_client(a, region, left):
     paths = a.aws_cli or ["/usr/local/bin/aws", "/usr/bin/aws"]  # [notebook]
     cli = [p for p in paths if os.path.isfile(p) and trusted(p)] or [0]  # [notebook]
     if not cli[0]:  # [notebook]
-        raise Exit(1, f"no botocore for {sys.executable}, no root-owned AWS CLI at {' or '.join(paths)}")  # [notebook]
+        raise Exit(1, f"no botocore for {sys.executable}, no trusted AWS CLI at {' or '.join(paths)}")  # [notebook]
     env = dict(os.environ, AWS_MAX_ATTEMPTS="1", AWS_RETRY_MODE="standard", AWS_PAGER="")  # [notebook]
 
     def call(op, params):  # [notebook] the notebook's only parameter: NotebookInstanceName
@@ -364,23 +362,21 @@ def parse_args(argv=None):
         k = "usage"
         numbers = (a.grace_minutes, a.warn_minutes, a.cpu_percent, a.gpu_percent, a.clock_skew_minutes)
         if not (0 < a.idle_minutes < 1e9 and all(0 <= n < 1e9 for n in numbers) and 0 < a.deadline_seconds <= 3600):
-            raise ValueError(
-                "need --idle-minutes > 0, other minutes and percentages >= 0, 0 < --deadline-seconds <= 3600"
-            )
+            raise ValueError("a number out of range")  # minutes and percentages, idle > 0, deadline <= 3600 s
         if not 0 <= a.cpu_sample_seconds <= 60:
-            raise ValueError("need 0 <= --cpu-sample-seconds <= 60")
+            raise ValueError("a number out of range")
         u = a.jupyter_url
         if u != "none" and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", u):
             raise ValueError("need an http(s) --jupyter-url or 'none'")
         if u != "none" and not re.fullmatch(LOOPBACK, u, 2) and not (a.verify_tls and u[:6] == "https:"):
             raise ValueError(f"--jupyter-url {u} is not loopback: give an https URL and --verify-tls")
         if (a.token and a.token_file) or a.aws not in ("auto", "botocore", "cli"):
-            raise ValueError("--token with --token-file, or --aws not auto, botocore or cli")
+            raise ValueError("bad --token(-file) or --aws")
         if a.target not in ("notebook", "studio"):  # [studio]
-            raise ValueError("--target is notebook or studio")  # [studio]
+            raise ValueError("bad --target")  # [studio]
         a.idle_for = [(t, float(m)) for t, m in (x.split("=") for x in a.idle_for)]
         if not all(re.fullmatch(r"[a-z0-9.*?]+", t) and 0 < m < 1e9 for t, m in a.idle_for):
-            raise ValueError("--idle-for takes TYPE=MINUTES, TYPE a glob of letters, digits, '.', '*', '?'")
+            raise ValueError("bad --idle-for")
     except Exception as e:
         print(f"autostop.py: {k}: {e}"[:300], file=sys.stderr)
         raise SystemExit(2) from None
@@ -395,12 +391,12 @@ def notify(a, message, uids):
     """The warning (or with None its withdrawal): the notice file, `wall`, and the watched users' terminals under
     --pts-dir (character devices only, never through a link; wall misses Jupyter's, which are not in utmp).
     Errors are logged or ignored: a warning never fails the check."""
-    text = message and f"Idle shutdown: {message}.\nAny activity (a kernel, a terminal) cancels it.\n"
+    text = message and f"Idle shutdown: {message}; any activity cancels it.\n"
     if a.notice_file:
         try:
             safe_write(a.notice_file, text)
         except OSError as e:
-            log(f"notice file {a.notice_file} not written: {e!r}")
+            log(f"notice not written: {e!r}")
     if text and a.wall and os.path.isfile(a.wall) and trusted(a.wall):
         try:
             run_bounded([a.wall, text], 10)
@@ -427,7 +423,7 @@ def run(a, started_at):
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
-        raise Exit(5, f"not checking: another check holds {a.state_dir}/lock") from e
+        raise Exit(5, "not checking: another check runs") from e
     state_file, new = a.state_dir + "/state.json", {}
     try:
         md = json.loads(read(a.metadata_file))
@@ -457,7 +453,7 @@ def run(a, started_at):
             return call_with_backoff(lambda: call(op, params), what, log, base_delay=a.retry_base_seconds)
         except Exception as e:
             code, message, _, denied = aws_error(e)
-            case = f" (IAM may evaluate the lower-case ARN {arn.lower()}: grant both)" * (arn != arn.lower())
+            case = f" (grant {arn.lower()} too)" * (arn != arn.lower())
             raise Exit(
                 3,
                 f"access denied: the {kind}'s role lacks permission {what} on {arn}{case} [{code}: {message}]"
@@ -472,11 +468,11 @@ def run(a, started_at):
         started = parse_timestamp(described.get("CreationTime"))  # [studio]
         itype = (described.get("ResourceSpec") or {}).get("InstanceType")  # [studio]
     if status != "InService":
-        raise Exit(0, f"not stopping: {kind} {name} is {status}, not InService")
+        raise Exit(0, f"not stopping: {kind} {name} is {status}")
     now, grace, idle = a.now or datetime.now(UTC), a.grace_minutes * MINUTE, a.idle_minutes
     for pattern, minutes in a.idle_for:
         if fnmatch.fnmatchcase(str(itype), pattern):
-            log(f"idle time {minutes:g} min for instance type {itype} ({pattern})")
+            log(f"idle {minutes:g} min for {itype} ({pattern})")
             idle = minutes
             break
     idle, activity, busy = idle * MINUTE, [], []
@@ -486,7 +482,7 @@ def run(a, started_at):
         uids = {int(u) if u.isdigit() else pwd.getpwnam(u).pw_uid for u in a.cpu_users.split(",") if u}
     except KeyError as e:
         if a.cpu_percent:
-            raise Exit(1, f"not stopping: --cpu-users names an unknown user: {e}") from e
+            raise Exit(1, f"not stopping: unknown --cpu-users {e}") from e
         uids = set()
     if a.cpu_percent and uids:
         kept = state.get("cpu") or {}
@@ -498,13 +494,13 @@ def run(a, started_at):
         load = sum(max(0, t - before.get(k, 0)) for k, t in sample.items()) * 100 / os.sysconf("SC_CLK_TCK")
         load /= max(seconds, 1e-3)  # % of one core; a process seen only in `sample` started since
         new["cpu"] = {"at": time.time(), "ticks": sample}
-        log(f"CPU of {a.cpu_users}'s processes: {load:.0f}% of one core over {seconds:.0f} s")
+        log(f"CPU of {a.cpu_users}: {load:.0f}% over {seconds:.0f} s")
         if load >= a.cpu_percent:
             busy.append(f"CPU {load:.0f}% >= {a.cpu_percent:g}%")
     if a.gpu_percent and os.path.isfile(a.nvidia_smi):  # no nvidia-smi: no GPU
         try:
             if not trusted(a.nvidia_smi):
-                raise ValueError(f"{a.nvidia_smi} is writable by a user other than root: not run")
+                raise ValueError(f"{a.nvidia_smi} untrusted: not run")
             argv = [a.nvidia_smi, "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
             code, out, err = run_bounded(argv, max(1, min(10, left())))
             try:
@@ -537,7 +533,7 @@ def run(a, started_at):
     try:
         d = decide(answers, started, now, idle, grace, a.ignore_connections, activity, a.clock_skew_minutes * MINUTE)
     except (AttributeError, LookupError, TypeError, ValueError, RecursionError) as e:
-        raise Exit(7, f"not stopping: unexpected Jupyter answer: {e!r}"[:300]) from e
+        raise Exit(7, f"not stopping: bad Jupyter answer: {e!r}"[:300]) from e
     counts = f"{len(answers[2])} kernel(s), {len(answers[3])} terminal(s), {len(answers[1])} session(s)"
     log(f"{counts}; jupyter started {fmt(parse_timestamp(answers[0].get('started')))}, {kind} started {fmt(started)}")
     for line in d.notes:
@@ -555,8 +551,8 @@ def run(a, started_at):
             if not warned or warned.get("activity") != fmt(d.last_activity):
                 when = max(now + warn, d.last_activity + idle)
                 new["warning"] = {"at": fmt(now), "activity": fmt(d.last_activity), "stop": fmt(when)}
-                notify(a, f"{at} will {verb} at {fmt(when)} (idle since {fmt(d.last_activity)}) unless used", uids)
-                raise Exit(0, f"warned: {at} will {verb} at {fmt(when)} unless there is activity: {d.reason}")
+                notify(a, f"{at} will {verb} at {fmt(when)}", uids)
+                raise Exit(0, f"warned: {at} will {verb} at {fmt(when)}: {d.reason}")
             new["warning"] = warned
             if not d.stop or parse_timestamp(warned["stop"]) > now:
                 raise Exit(0, f"warned at {warned['at']}, {verb} at {warned['stop']}: {d.reason}")
@@ -580,14 +576,14 @@ def main(argv=None):
             via = sagemaker_client(a, "us-east-1", lambda: 10)[1]
             for f in sys.executable, os.path.abspath(__file__):
                 if not trusted(f):
-                    raise Exit(1, f"{f} or a directory above it is writable by a user other than root")
+                    raise Exit(1, f"{f} untrusted: not run")
             raise Exit(0, f"AWS through {via}; python {sys.version.split()[0]} at {sys.executable}")
         run(a, started_at)
     except Exit as e:
         log(e.args[1])
         return e.args[0]
     except Deadline:
-        log(f"not stopping: the check did not finish within its deadline of {a.deadline_seconds:g} s")
+        log(f"not stopping: deadline {a.deadline_seconds:g} s passed")
         return 6
     except Exception as e:
         log(f"not stopping: unexpected error: {e!r}"[:400])
