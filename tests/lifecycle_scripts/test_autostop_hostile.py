@@ -133,7 +133,7 @@ def test_a_trickling_jupyter_meets_the_deadline(check: Any, stand_in: Any, noteb
 
     run, seconds, _ = check(stand_in(trickle), "--deadline-seconds", "3")
     assert run.returncode == 6, run
-    assert run.messages == ["not stopping: the check did not finish within its deadline of 3 s"], run
+    assert run.messages == ["not stopping: deadline 3 s passed"], run
     assert seconds < 3 + 10  # the deadline, plus starting Python on this loaded 2-core machine
     assert notebook.status() == "InService"
 
@@ -149,7 +149,7 @@ def test_a_huge_answer_is_not_read(check: Any, stand_in: Any, notebook: Notebook
 
     run, seconds, peak = check(stand_in(huge))
     assert run.returncode == 7, run
-    assert run.messages == ["not stopping: jupyter not usable: GET /api/status: answer larger than 4194304 bytes"], run
+    assert run.messages == ["not stopping: jupyter not usable: GET /api/status: over 4 MB"], run
     assert seconds < 20 and peak < 150, (seconds, peak)  # was 3.1 GB RSS
     assert notebook.status() == "InService"
 
@@ -167,7 +167,7 @@ def test_garbage_json_fails_closed(check: Any, stand_in: Any, notebook: Notebook
     run, seconds, _ = check(stand_in(lambda request: answer(request, body)))
     assert run.returncode == 7, run
     assert len(run.messages) == 1 and run.messages[0].startswith(
-        f"not stopping: unexpected Jupyter answer: GET /api/status: {error}"
+        f"not stopping: bad Jupyter answer: GET /api/status: {error}"
     ), run
     assert seconds < 20
     assert notebook.status() == "InService"
@@ -177,7 +177,7 @@ def test_a_numeric_timestamp_of_1e20_fails_closed(check: Any, stand_in: Any, not
     kernel = {"id": "k1", "execution_state": "idle", "connections": 0, "last_activity": 1e20}
     run, _, _ = check(stand_in(normal({"started": "2024-01-01T00:00:00Z"}, [kernel])))
     assert run.returncode == 7, run
-    assert run.messages == ["not stopping: unexpected Jupyter answer: ValueError('not a time: 1e+20')"], run
+    assert run.messages == ["not stopping: bad Jupyter answer: ValueError('not a time: 1e+20')"], run
     assert notebook.status() == "InService"
 
 
@@ -188,7 +188,7 @@ def test_a_timestamp_hours_ahead_is_clock_skew_and_holds_the_stop(
     kernel = {"id": "k1", "execution_state": "idle", "connections": 0, "last_activity": ahead}
     run, _, _ = check(stand_in(normal({"started": "2024-01-01T00:00:00Z"}, [kernel])))
     assert run.returncode == 0, run
-    assert run.one(r"^not stopping: clock skew: kernel k1 at \S+ is 18\d\.\d min ahead of this clock"), run
+    assert run.one(r"^not stopping: clock skew: kernel k1 at \S+ is 18\d\.\d min ahead$"), run
     assert notebook.status() == "InService"
 
 
@@ -199,7 +199,7 @@ def test_a_timestamp_years_ahead_is_ignored_and_the_instance_still_stops(
     kernel = {"id": "k1", "execution_state": "idle", "connections": 0, "last_activity": "2999-01-01T00:00:00Z"}
     run, _, _ = check(stand_in(normal({"started": "2024-01-01T00:00:00Z"}, [kernel])))
     assert run.returncode == 0, run
-    assert run.has("kernel k1 at 2999-01-01T00:00:00Z is more than a day ahead of this clock: ignored"), run
+    assert run.has("kernel k1 at 2999-01-01T00:00:00Z over a day ahead: ignored"), run
     assert run.has(f"stop requested for notebook instance {notebook.name}"), run
     assert notebook.status() == "Stopped"
 
@@ -212,7 +212,7 @@ def test_a_second_check_while_one_runs_is_skipped(
         fcntl.flock(lock, fcntl.LOCK_EX)  # as a running check holds it
         run, seconds, _ = check(stand_in(normal({}, [])))
     assert run.returncode == 5, run
-    assert run.messages == [f"not checking: another check holds {tmp_path / 'state'}/lock"], run
+    assert run.messages == ["not checking: another check runs"], run
     assert seconds < 10
     assert notebook.status() == "InService"
 
@@ -224,7 +224,7 @@ def test_unverified_tls_only_on_loopback(
     base += ["--token", jupyter.token, "--warn-minutes", "0", "--cpu-percent", "0", "--now", later(600)]
     env = aws_env(moto_server.url)
     remote, _, _ = measured([*base, "--jupyter-url", "https://jupyter.example.com:8443"], env)
-    assert remote.returncode == 2 and "is not loopback: give --verify-tls" in remote.stderr, remote
+    assert remote.returncode == 2 and "is not loopback: give an https URL and --verify-tls" in remote.stderr, remote
     # verification on against the self-signed server: refused; with its certificate as CA: used
     refused, _, _ = measured([*base, "--jupyter-url", jupyter.url, "--verify-tls"], env)
     assert refused.returncode == 7 and refused.one(r"^not stopping: jupyter not usable: .*CERTIFICATE_VERIFY_FAILED")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,7 @@ def test_a_cpu_busy_process_keeps_the_instance_up_and_its_end_lets_it_stop(
     assert off.has("dry-run: would stop notebook instance"), off  # without the signal: stopped (the old bug)
     held = autostop("--now", now, *cpu)
     assert held.returncode == 0, held
-    load = held.one(rf"^CPU of {BUSY_UID}'s processes: (\d+)% of one core over 1 s$")
+    load = held.one(rf"^CPU of {BUSY_UID}: (\d+)% over 1 s$")
     assert int(load.group(1)) >= 10, held  # a full core when this shared machine is not loaded
     assert held.one(r"^not idle: idle for 0\.0 min < 60 \(last activity: process activity \(CPU \d+% >= 10%\) at")
     assert notebook.status() == "InService"
@@ -66,7 +68,7 @@ def test_a_cpu_busy_process_keeps_the_instance_up_and_its_end_lets_it_stop(
     busy_process.wait()
     # The next check (the earlier sample kept in the state dir) sees no load, but remembers the activity.
     soon = autostop("--now", later(150, t0), *cpu)
-    assert soon.one(rf"^CPU of {BUSY_UID}'s processes: 0% of one core over \d+ s$"), soon
+    assert soon.one(rf"^CPU of {BUSY_UID}: 0% over \d+ s$"), soon
     assert soon.one(r"^not idle: idle for 30\.0 min < 60 \(last activity: process activity"), soon
     stopped = autostop("--now", later(181, t0), *cpu)
     assert stopped.has("stop requested for notebook instance"), stopped
@@ -105,7 +107,7 @@ def test_an_nvidia_smi_others_can_write_is_not_run(
 ) -> None:
     smi = fake_nvidia_smi(tmp_path, "0\\n", mode=0o777)
     run = autostop("--now", later(120), "--gpu-percent", "10", "--nvidia-smi", str(smi))
-    assert run.one(rf"^not stopping: GPU load unknown: {smi} is writable by a user other than root: not run$"), run
+    assert run.one(rf"^not stopping: GPU load unknown: {smi} untrusted: not run$"), run
     assert not (tmp_path / "ran").exists()
     assert notebook.status() == "InService"
 
@@ -132,7 +134,7 @@ def test_gpu_instance_types_get_their_own_idle_time(
     cpu_type = autostop("--now", later(45), "--dry-run", *per_type)
     assert cpu_type.one(r"^not idle: idle for 4\d\.\d min < 60"), cpu_type  # ml.t3.medium: the default 60
     gpu_type = autostop("--now", later(45), "--dry-run", *per_type, metadata_file=metadata)
-    assert gpu_type.has("idle time 30 min for instance type ml.p3.2xlarge (ml.p*)"), gpu_type
+    assert gpu_type.has("idle 30 min for ml.p3.2xlarge (ml.p*)"), gpu_type
     assert gpu_type.one(r"^dry-run: would stop notebook instance \S+: idle for 4\d\.\d min >= 30"), gpu_type
 
 
@@ -151,14 +153,43 @@ def warned(tmp_path: Path) -> tuple[list[str], Path, Path]:
     )
 
 
+WATCHED_UID = 4243  # no other terminal of this machine belongs to this uid
+
+
+@pytest.fixture
+def watched_terminal() -> Iterator[int]:
+    """The master side of a real pty whose terminal (/dev/pts/N) the watched user owns, as Jupyter's are."""
+    master, slave = os.openpty()
+    os.fchown(slave, WATCHED_UID, -1)
+    yield master
+    os.close(master)
+    os.close(slave)
+
+
+def received(master: int, seconds: float = 2.0) -> bytes:
+    data = b""
+    while select.select([master], [], [], seconds)[0]:
+        data += os.read(master, 4096)
+        seconds = 0.2
+    return data
+
+
 def test_the_warning_comes_first_and_the_stop_follows_without_activity(
-    jupyter: JupyterServer, notebook: Notebook, autostop: Any, warned: tuple[list[str], Path, Path]
+    jupyter: JupyterServer,
+    notebook: Notebook,
+    autostop: Any,
+    warned: tuple[list[str], Path, Path],
+    watched_terminal: int,
 ) -> None:
     options, record, notice = warned
     jupyter.idle_kernel()
     t0 = utcnow()
-    first = autostop("--now", later(55, t0), *options)
-    stop_at = first.one(rf"^warned: notebook instance {notebook.name} will stop at (\S+) unless there is activity")
+    # wall misses Jupyter's terminals (not in utmp): the program writes to the watched user's /dev/pts/N itself
+    terminal = ["--cpu-users", str(WATCHED_UID), "--pts-dir", "/dev/pts"]
+    first = autostop("--now", later(55, t0), *options, *terminal)
+    shown = received(watched_terminal).decode()
+    assert f"Idle shutdown: notebook instance {notebook.name} will stop at " in shown, shown
+    stop_at = first.one(rf"^warned: notebook instance {notebook.name} will stop at (\S+): ")
     assert parse_iso(stop_at.group(1)) - t0 > dt.timedelta(minutes=64)
     assert f"will stop at {stop_at.group(1)}" in notice.read_text() and "cancels it" in notice.read_text()
     assert record.read_text().count("Idle shutdown: ") == 1
@@ -212,3 +243,38 @@ def test_the_aws_cli_stands_in_for_botocore(
     assert run.has("sagemaker:StopNotebookInstance throttled (ThrottlingException), attempt 1/5"), run
     assert proxy.calls == ["DescribeNotebookInstance", "StopNotebookInstance", "StopNotebookInstance"]
     assert notebook.status() == "Stopped"
+
+
+def test_the_warning_is_written_only_to_the_watched_users_terminals(tmp_path: Path) -> None:
+    """Planted in the pts directory: a link to a watched terminal (itself owned by the user) and a regular file
+    of the user; in /dev/pts: a terminal of another user. None is written; the watched one is."""
+    from types import SimpleNamespace
+
+    from lifecycle_scripts.autostop import autostop as a
+
+    ptys = [os.openpty() for _ in range(3)]
+    (watched, watched_slave), (linked, linked_slave), (other, _) = ptys
+    os.fchown(watched_slave, WATCHED_UID, -1)
+    os.fchown(linked_slave, WATCHED_UID, -1)
+    planted = tmp_path / "pts"
+    planted.mkdir()
+    (planted / "5").symlink_to(os.ttyname(linked_slave))
+    os.lchown(planted / "5", WATCHED_UID, -1)
+    (planted / "6").write_text("kept\n")
+    os.chown(planted / "6", WATCHED_UID, -1)
+    (planted / "7").mkdir()
+    os.chown(planted / "7", WATCHED_UID, -1)
+    try:
+        started = time.monotonic()
+        a.notify(SimpleNamespace(notice_file="", wall="", pts_dir=str(planted)), "test", {WATCHED_UID})
+        assert received(linked, 0.3) == b"" and (planted / "6").read_text() == "kept\n"
+        a.notify(SimpleNamespace(notice_file="", wall="", pts_dir=str(tmp_path / "none")), "test", {WATCHED_UID})
+        os.fchown(linked_slave, 0, -1)  # from here on only `watched` is the user's
+        a.notify(SimpleNamespace(notice_file="", wall="", pts_dir="/dev/pts"), "test", {WATCHED_UID})
+        assert received(watched).startswith(b"Idle shutdown: test; any activity cancels it.")
+        assert received(other, 0.3) == b"" and received(linked, 0.3) == b""  # not the link's target either
+        assert time.monotonic() - started < 10
+    finally:
+        for fds in ptys:
+            for fd in fds:
+                os.close(fd)

@@ -69,8 +69,8 @@ def test_each_target_carries_only_its_own_mode() -> None:
     assert studio_idle_shutdown().files["autostop.py"] == program("studio")
     for text in notebook, studio:
         ast.parse(text, feature_version=(3, 7))
-    assert "--target" not in notebook and "describe_app" not in notebook and "activity_file" not in notebook
-    assert "--target" in studio and "'app'" in studio and "--activity-file" in studio
+    assert "'target'" not in notebook and "describe_app" not in notebook and "activity_file" not in notebook
+    assert "'target'" in studio and "'app'" in studio and "'activity_file'" in studio  # options are OPTIONS' keys
     source = resources.files("lifecycle_scripts.autostop").joinpath("autostop.py").read_text()
     tagged = [line for line in source.splitlines() if "# [studio]" in line or "# [notebook]" in line]
     assert len(tagged) >= 10 and all("  # [" in line for line in tagged)
