@@ -108,6 +108,8 @@ def test_auto_stop_fits_in_a_hook_with_the_small_modules() -> None:
         catalogue.persist_dotfolders(),
     ]
     # The trusted auto-stop program (root cron, signals, warnings, fail-closed checks) is larger than an inline
-    # hook allows beside these modules; archiveLocation auto carries such a hook as an S3 asset.
+    # hook allows beside these modules; archiveLocation auto keeps the scripts inline and carries the program
+    # in a small S3 asset (a split hook).
     bundle = LifecycleBundle(hook="on-start", modules=modules, archive_location=ArchiveLocation.AUTO)
-    assert bundle.archive_location is ArchiveLocation.S3_ASSET and bundle.encoded_length <= 16384
+    assert bundle.archive_location is ArchiveLocation.SPLIT and bundle.encoded_length <= 16384
+    assert bundle.side is not None and list(bundle.side.files) == ["modules/01-idle-autostop/files/autostop.py"]

@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.bundling.inspect import archive_of, unpack
-from constructs_lib.rehearse.assembly import find_hooks
+from constructs_lib.bundling.inspect import script_of
 from constructs_lib.rehearse.cli import main
+from tests.conftest import hook_files, templates_of
 
 STACK = "SageMakerNotebooks"
+NOTEBOOK_LIFECYCLE_CONFIG = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
 CRON_FILE = "/etc/cron.d/sagemaker-lifecycle-autostop"
 LIB = "/usr/local/lib/sagemaker-lifecycle"
 PROGRAM = f"{LIB}/autostop.py"
@@ -157,10 +158,11 @@ ls -A {MARKERS} | sed 's/^/marker: /'
 
 
 def carried_program(assembly: Path) -> bytes:
-    """The autostop.py that the default notebook's on-start bundle carries."""
-    (hook,) = find_hooks(assembly, stack=STACK, hook="OnStart")
-    archive, _, compression = archive_of(hook.script)
-    files = unpack(archive, compression)
+    """The autostop.py that the default notebook's on-start bundle carries (inline, or in its S3 part)."""
+    template = templates_of(assembly)[f"{STACK}.template.json"]
+    (config,) = [r for r in template["Resources"].values() if r["Type"] == NOTEBOOK_LIFECYCLE_CONFIG]  # type: ignore[index]
+    script, _ = script_of(config["Properties"]["OnStart"][0]["Content"])  # type: ignore[index]
+    files = hook_files(assembly, script, config["Metadata"]["LifecycleBundle"]["OnStart"])  # type: ignore[index]
     (name,) = [n for n in files if n.endswith("-idle-autostop/files/autostop.py")]
     return files[name]
 
