@@ -22,6 +22,13 @@ DEFAULT = json.loads((REPO / "cdk.json").read_text())["context"]["notebookEnviro
 TEMPLATE = {k: v for k, v in DEFAULT["notebooks"][0].items() if k not in ("id", "name", "subnetIndex")}
 NB = "AWS::SageMaker::NotebookInstance"
 LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
+ROLE_ARN = "arn:aws:iam::111122223333:role/team/notebooks"
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+EXISTING_NETWORK = {
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "subnetIds": ["subnet-0a1b2c3d4e5f60719", "subnet-0a1b2c3d4e5f6071a"],
+    "securityGroupIds": ["sg-0a1b2c3d4e5f6071b"],
+}
 
 
 def fleet_raw(owners: list[Any], *, shards: int = 8, **fleet: Any) -> dict[str, Any]:
@@ -123,7 +130,13 @@ def test_fleet_templates_pass_cfn_lint_and_cdk_nag(tmp_path: Path) -> None:
     app = App(outdir=str(tmp_path))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     owners: list[Any] = ["alice", {"owner": "bob", "instanceType": "ml.m5.xlarge", "onStart": []}]
-    build(fleet_raw(owners, shards=1), app)
+    raw = fleet_raw(owners, shards=1)
+    raw["fleets"][0]["notebook"]["permissions"] = {  # each owner's role: acknowledged where it was asked for
+        "managedPolicies": ["arn:aws:iam::aws:policy/AmazonAthenaFullAccess"],
+        "s3": [{"bucket": "team-data", "prefix": "analysts/", "access": "read-write"}],
+        "kmsKeys": [KEY_ARN],
+    }
+    build(raw, app)
     app.synth()  # cdk-nag findings make this raise
     result = subprocess.run(
         [
@@ -209,14 +222,6 @@ def test_shard_of_is_stable_and_moves_only_into_a_new_shard() -> None:
 
 
 # A fleet template takes what a single notebook takes (permissions, roleArn, kmsKeyArn, tags, subnetIndex, ...).
-
-ROLE_ARN = "arn:aws:iam::111122223333:role/team/notebooks"
-KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-EXISTING_NETWORK = {
-    "vpcId": "vpc-0a1b2c3d4e5f60718",
-    "subnetIds": ["subnet-0a1b2c3d4e5f60719", "subnet-0a1b2c3d4e5f6071a"],
-    "securityGroupIds": ["sg-0a1b2c3d4e5f6071b"],
-}
 
 
 def light_raw(notebook: dict[str, Any], owners: list[Any], **environment: Any) -> dict[str, Any]:
