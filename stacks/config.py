@@ -232,10 +232,8 @@ def _parse_access(data: Mapping[str, Any], path: str, global_tags: Mapping[str, 
     return spec
 
 
-def parse_notebook(
-    raw: object, path: str, base_dir: Path | None = None, global_tags: Mapping[str, str] | None = None
-) -> NotebookSpec:
-    keys = {
+NOTEBOOK_KEYS = frozenset(
+    {
         "permissions",
         "kmsKeyArn",
         "roleArn",
@@ -254,7 +252,14 @@ def parse_notebook(
         "onStart",
         "onCreate",
     }
-    data = expect_object(raw, path, keys, {"id"})
+)
+"""The keys of a notebook in ``notebookEnvironment.notebooks`` (a fleet's template takes all but id and name)."""
+
+
+def parse_notebook(
+    raw: object, path: str, base_dir: Path | None = None, global_tags: Mapping[str, str] | None = None
+) -> NotebookSpec:
+    data = expect_object(raw, path, set(NOTEBOOK_KEYS), {"id"})
     notebook_id = expect(data["id"], str, f"{path}.id", "a string")
     if not _ID.fullmatch(notebook_id):
         raise ConfigError(f"{path}.id: {notebook_id!r} is invalid: use PascalCase letters and digits (construct ID).")
@@ -341,7 +346,15 @@ def parse_config(raw: object, path: str = CONTEXT_KEY, *, base_dir: Path | None 
                 "notebook instance names are unique in an account and region (and compared without case)."
             )
     taken = {name: f"{path}.notebooks[{i}]" for i, name in enumerate(names) if name is not None}
-    fleets = parse_fleets(data.get("fleets", []), f"{path}.fleets", base_dir, taken)
+    fleets = parse_fleets(
+        data.get("fleets", []),
+        f"{path}.fleets",
+        base_dir,
+        taken,
+        global_tags=tags,
+        subnet_count=subnet_count,
+        removal_policy=removal,
+    )
     backstop = parse_backstop(data["idleBackstop"], f"{path}.idleBackstop") if "idleBackstop" in data else None
     return NotebookEnvironmentConfig(
         private_network=private,

@@ -7,10 +7,13 @@ Raising ``shards`` from n to n+1 moves only the owners that land in the new shar
 notebook is deleted and created again (its volume is lost), so give a fleet room to grow from the start.
 
 Each shard stack holds its own lifecycle configs (one per distinct pair of hooks, usually one per stack, named
-by a content hash) and one security group; the notebooks reference the config by name inside the stack, so no
+by a content hash) and one security group (in an existing network with ``securityGroupIds`` the notebooks take
+those instead, as single notebooks do); the notebooks reference the config by name inside the stack, so no
 lifecycle config is exported across stacks. Only the network (VPC and subnet IDs) comes from the
 ``SageMakerNotebooks`` stack. Instances are spread over the network's subnets (one per availability zone) by
-another stable hash of the owner.
+another stable hash of the owner, unless ``subnetIndex`` pins them. Each notebook is built by the same function
+as a single notebook (``stacks.notebook_stack.add_notebook_instance``): role or ``roleArn``, key or
+``kmsKeyArn``, data permissions, tags, instance options.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Tags
+from aws_cdk import CfnResource, Tags
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -29,10 +32,13 @@ from constructs_lib.private_network import PrivateNotebookNetwork
 from stacks.base import LookupFreeStack
 from stacks.config import MAX_STACK_RESOURCES, NotebookSpec, check_stack_resources
 from stacks.fleet_config import MAX_SHARDS, FleetNotebook, FleetSpec
-from stacks.notebook_stack import ExistingNetwork, acknowledge_public_notebook
+from stacks.notebook_stack import REMOVAL_POLICIES, ExistingNetwork, add_notebook_instance, existing_security_groups
+from stacks.tags_config import RESOURCE_PRIORITY, apply_tags
 
 RESOURCES_PER_NOTEBOOK = 4
-"""Instance, role, its policy and KMS key; a shard adds one security group and its lifecycle configs."""
+"""Instance, role, its policy and KMS key (fewer with ``roleArn`` or ``kmsKeyArn``, more with code repositories:
+the shard count a full shard suggests uses the measured number when higher); a shard adds one security group
+(unless the existing network gives its own) and its lifecycle configs."""
 
 
 def _key(owner: str, salt: str) -> int:
@@ -80,52 +86,55 @@ class NotebookFleetStack(LookupFreeStack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
+        apply_tags(self, fleet.tags)
         self.lifecycle_configs: dict[str, NotebookLifecycleConfig] = {}
         self.notebooks: dict[str, NotebookInstance] = {}
-        security_groups: list[ec2.ISecurityGroup] = []
+        # As a single notebook: an existing network's configured security groups; else one group per shard.
+        security_groups = existing_security_groups(network) or []
+        own_group = network is not None and not security_groups
         subnets: list[ec2.ISubnet] = []
         if network is not None:
-            security_groups.append(
-                ec2.SecurityGroup(
-                    self,
-                    "SecurityGroup",
-                    vpc=network.vpc,
-                    description=f"Notebook fleet {fleet.name}: no inbound rules, its notebooks cannot reach each other",
-                    allow_all_outbound=True,
+            if own_group:
+                security_groups.append(
+                    ec2.SecurityGroup(
+                        self,
+                        "SecurityGroup",
+                        vpc=network.vpc,
+                        description=f"Notebook fleet {fleet.name}: no inbound rules, its notebooks cannot reach "
+                        "each other",
+                        allow_all_outbound=True,
+                    )
                 )
-            )
             subnets = (
                 network.subnets.subnets or network.vpc.select_subnets(subnet_type=network.subnets.subnet_type).subnets
             )
         for entry in notebooks:
             spec = entry.notebook
             lifecycle = self._lifecycle_config(spec) if spec.on_start or spec.on_create else None
-            notebook = NotebookInstance(
+            vpc_subnets = None
+            if subnets:
+                index = spec.subnet_index if spec.subnet_index is not None else subnet_index(entry.owner, len(subnets))
+                vpc_subnets = ec2.SubnetSelection(subnets=[subnets[index]])
+            notebook = add_notebook_instance(
                 self,
-                spec.id,
-                name=spec.name,
-                instance_type=spec.instance_type,
-                platform_identifier=spec.platform_identifier,
-                volume_size_gib=spec.volume_size_gib,
-                root_access=spec.root_access,
+                spec,
                 lifecycle_config=lifecycle,
-                vpc=network.vpc if network else None,
-                vpc_subnets=ec2.SubnetSelection(subnets=[subnets[subnet_index(entry.owner, len(subnets))]])
-                if subnets
-                else None,
+                network=network,
+                vpc_subnets=vpc_subnets,
                 security_groups=security_groups or None,
+                removal_policy=REMOVAL_POLICIES[fleet.removal_policy],
             )
-            for key, value in (("Fleet", fleet.name), ("Owner", entry.owner), *entry.tags):
-                Tags.of(notebook).add(key, value)
-            if network is None:
-                acknowledge_public_notebook(notebook)
+            for key, value in (("Fleet", fleet.name), ("Owner", entry.owner)):
+                Tags.of(notebook).add(key, value, priority=RESOURCE_PRIORITY)
             self.notebooks[entry.owner] = notebook
-        fixed = len(self.lifecycle_configs) + len(security_groups)
-        needed = shards_needed(fleet, (MAX_STACK_RESOURCES - fixed) // RESOURCES_PER_NOTEBOOK)
+        fixed = len(self.lifecycle_configs) + int(own_group)
+        count = sum(1 for c in self.node.find_all() if isinstance(c, CfnResource))
+        per_notebook = max(RESOURCES_PER_NOTEBOOK, -(-(count - fixed) // max(len(notebooks), 1)))
+        needed = shards_needed(fleet, (MAX_STACK_RESOURCES - fixed) // per_notebook)
         check_stack_resources(
             self,
             f"fleet {fleet.name!r} has {len(fleet.notebooks)} owners in {fleet.shards} shard(s) and this shard got "
-            f"{len(notebooks)}; "
+            f"{len(notebooks)} ({per_notebook} resources each); "
             + (
                 f"set its shards to {needed} or more (changing shards moves some owners to other stacks, which "
                 "replaces their notebooks)."

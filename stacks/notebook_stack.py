@@ -3,9 +3,10 @@ lifecycle config and instance, with its data permissions and tags."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, Annotations, CfnOutput, Fn, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Annotations, CfnOutput, Fn, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -68,6 +69,77 @@ class ExistingNetwork(Construct):
         ]
 
 
+def add_notebook_instance(
+    scope: Construct,
+    spec: NotebookSpec,
+    *,
+    lifecycle_config: NotebookLifecycleConfig | None,
+    network: PrivateNotebookNetwork | ExistingNetwork | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    security_groups: Sequence[ec2.ISecurityGroup] | None,
+    removal_policy: RemovalPolicy,
+) -> NotebookInstance:
+    """The notebook ``spec.id`` under ``scope`` with everything its spec says; used by notebook and fleet stacks.
+
+    The instance options, an existing role (``roleArn``, imported immutable: the parser refuses ``permissions``
+    with it) or key (``kmsKeyArn``), the data permissions on the role it creates, its tags (over the global
+    ones) and, outside a VPC, the cdk-nag acknowledgment. ``security_groups`` ``None``: the instance makes its
+    own in a VPC.
+    """
+    stack = Stack.of(scope)
+    role = (
+        iam.Role.from_role_arn(stack, f"{spec.id}ExistingRole", spec.role_arn, mutable=False)
+        if spec.role_arn is not None
+        else None
+    )
+    key = (
+        kms.Key.from_key_arn(stack, f"{spec.id}ExistingKey", spec.kms_key_arn) if spec.kms_key_arn is not None else None
+    )
+    notebook = NotebookInstance(
+        scope,
+        spec.id,
+        name=spec.name,
+        instance_type=spec.instance_type,
+        platform_identifier=spec.platform_identifier,
+        volume_size_gib=spec.volume_size_gib,
+        root_access=spec.root_access,
+        lifecycle_config=lifecycle_config,
+        vpc=network.vpc if network else None,
+        vpc_subnets=vpc_subnets,
+        removal_policy=removal_policy,
+        minimum_imds_version=spec.minimum_imds_version,
+        ip_address_type=spec.ip_address_type,
+        code_repositories=spec.code_repositories,
+        role=role,
+        kms_key=key,
+        security_groups=security_groups,
+    )
+    if spec.permissions and isinstance(notebook.role, iam.Role):  # the parser refuses them with roleArn
+        grant_permissions(notebook.role, spec.permissions)
+    apply_tags(notebook, spec.tags, priority=RESOURCE_PRIORITY)
+    if spec.role_arn is not None:
+        Annotations.of(notebook).acknowledge_warning(
+            "notebook-instance:imported-role",
+            f"roleArn {spec.role_arn} is the team's own role: it must already allow what the notebook needs.",
+        )
+        Annotations.of(notebook).add_info(
+            f"{spec.id} uses roleArn {spec.role_arn} unchanged: it must allow writing the notebook's lifecycle "
+            "logs and what its modules and code repositories need (see the NotebookInstance warning text)."
+        )
+    if network is None:
+        acknowledge_public_notebook(notebook)
+    return notebook
+
+
+def existing_security_groups(
+    network: PrivateNotebookNetwork | ExistingNetwork | None,
+) -> list[ec2.ISecurityGroup] | None:
+    """The configured groups of an existing network (``network.securityGroupIds``), else ``None``."""
+    if isinstance(network, ExistingNetwork) and network.security_groups:
+        return network.security_groups
+    return None
+
+
 class NotebookStack(LookupFreeStack):
     """Notebook instances with their lifecycle configs, in a private network unless told otherwise.
 
@@ -90,25 +162,18 @@ class NotebookStack(LookupFreeStack):
         shared: dict[str, NotebookLifecycleConfig] = {}
         for spec in config.notebooks:
             lifecycle = self._shared_lifecycle_config(spec, shared)
-            notebook = NotebookInstance(
+            notebook = add_notebook_instance(
                 self,
-                spec.id,
-                name=spec.name,
-                instance_type=spec.instance_type,
-                platform_identifier=spec.platform_identifier,
-                volume_size_gib=spec.volume_size_gib,
-                root_access=spec.root_access,
+                spec,
                 lifecycle_config=lifecycle,
-                vpc=self.network.vpc if self.network else None,
+                network=self.network,
                 vpc_subnets=self._subnets(spec),
-                **self._notebook_props(spec, removal_policy),
+                security_groups=existing_security_groups(self.network),
+                removal_policy=removal_policy,
             )
-            self._grant_and_tag(spec, notebook)
             self.lifecycle_configs[spec.id] = lifecycle
             self.notebooks[spec.id] = notebook
             CfnOutput(self, f"{spec.id}Name", value=notebook.notebook_instance_name)
-            if self.network is None:
-                acknowledge_public_notebook(notebook)
         for spec in config.notebooks:
             # A notebook's own tags reach its lifecycle config when no other notebook shares it (a shared one
             # carries the global tags only).
@@ -140,39 +205,6 @@ class NotebookStack(LookupFreeStack):
         chosen = self.network.subnets
         subnets = chosen.subnets or self.network.vpc.select_subnets(subnet_type=chosen.subnet_type).subnets
         return ec2.SubnetSelection(subnets=[subnets[spec.subnet_index]])
-
-    def _notebook_props(self, spec: NotebookSpec, removal_policy: RemovalPolicy) -> dict[str, Any]:
-        """The props that come from the notebook's role, key, network and instance options."""
-        props: dict[str, Any] = {
-            "removal_policy": removal_policy,
-            "minimum_imds_version": spec.minimum_imds_version,
-            "ip_address_type": spec.ip_address_type,
-            "code_repositories": spec.code_repositories,
-        }
-        if spec.role_arn is not None:
-            # Immutable: the stack never changes a role it does not own (the parser refuses permissions then).
-            props["role"] = iam.Role.from_role_arn(self, f"{spec.id}ExistingRole", spec.role_arn, mutable=False)
-        if spec.kms_key_arn is not None:
-            props["kms_key"] = kms.Key.from_key_arn(self, f"{spec.id}ExistingKey", spec.kms_key_arn)
-        if isinstance(self.network, ExistingNetwork) and self.network.security_groups:
-            props["security_groups"] = self.network.security_groups
-        return props
-
-    @staticmethod
-    def _grant_and_tag(spec: NotebookSpec, notebook: NotebookInstance) -> None:
-        """The configured data permissions on the notebook's own role, and its tags (over the global ones)."""
-        if spec.permissions and isinstance(notebook.role, iam.Role):  # the parser refuses them with roleArn
-            grant_permissions(notebook.role, spec.permissions)
-        apply_tags(notebook, spec.tags, priority=RESOURCE_PRIORITY)
-        if spec.role_arn is not None:
-            Annotations.of(notebook).acknowledge_warning(
-                "notebook-instance:imported-role",
-                f"roleArn {spec.role_arn} is the team's own role: it must already allow what the notebook needs.",
-            )
-            Annotations.of(notebook).add_info(
-                f"{spec.id} uses roleArn {spec.role_arn} unchanged: it must allow writing the notebook's lifecycle "
-                "logs and what its modules and code repositories need (see the NotebookInstance warning text)."
-            )
 
     def _shared_lifecycle_config(
         self, spec: NotebookSpec, shared: dict[str, NotebookLifecycleConfig]

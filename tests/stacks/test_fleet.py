@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
 from stacks.config import ConfigError, parse_config
 from stacks.fleet_stack import NotebookFleetStack, shard_of
@@ -22,6 +22,13 @@ DEFAULT = json.loads((REPO / "cdk.json").read_text())["context"]["notebookEnviro
 TEMPLATE = {k: v for k, v in DEFAULT["notebooks"][0].items() if k not in ("id", "name", "subnetIndex")}
 NB = "AWS::SageMaker::NotebookInstance"
 LC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
+ROLE_ARN = "arn:aws:iam::111122223333:role/team/notebooks"
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+EXISTING_NETWORK = {
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "subnetIds": ["subnet-0a1b2c3d4e5f60719", "subnet-0a1b2c3d4e5f6071a"],
+    "securityGroupIds": ["sg-0a1b2c3d4e5f6071b"],
+}
 
 
 def fleet_raw(owners: list[Any], *, shards: int = 8, **fleet: Any) -> dict[str, Any]:
@@ -123,7 +130,13 @@ def test_fleet_templates_pass_cfn_lint_and_cdk_nag(tmp_path: Path) -> None:
     app = App(outdir=str(tmp_path))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     owners: list[Any] = ["alice", {"owner": "bob", "instanceType": "ml.m5.xlarge", "onStart": []}]
-    build(fleet_raw(owners, shards=1), app)
+    raw = fleet_raw(owners, shards=1)
+    raw["fleets"][0]["notebook"]["permissions"] = {  # each owner's role: acknowledged where it was asked for
+        "managedPolicies": ["arn:aws:iam::aws:policy/AmazonAthenaFullAccess"],
+        "s3": [{"bucket": "team-data", "prefix": "analysts/", "access": "read-write"}],
+        "kmsKeys": [KEY_ARN],
+    }
+    build(raw, app)
     app.synth()  # cdk-nag findings make this raise
     result = subprocess.run(
         [
@@ -168,9 +181,16 @@ def test_a_shard_over_500_resources_fails_with_the_shard_count_that_fits() -> No
         ({"owners": ["a" * 60]}, r"owners\[0\].owner: the notebook name \"analysts-a+\" has 69 characters"),
         ({"owners": [{"owner": "x", "id": "X"}]}, r"owners\[0\].id: unknown key"),
         ({"owners": [{"owner": "x", "instanceType": "ml.nope"}]}, r"owners\[0\].instanceType: "),
-        ({"owners": [{"owner": "x", "tags": {"aws:x": "1"}}]}, r"owners\[0\].tags: tag name \"aws:x\" is invalid"),
-        ({"owners": [{"owner": "x", "tags": {"Owner": "y"}}]}, r"tags: tag name \"Owner\" is invalid"),
-        ({"owners": [{"owner": "x", "tags": {"T": 1}}]}, r"owners\[0\].tags.T: 1 is invalid"),
+        (
+            {"owners": [{"owner": "x", "tags": {"aws:x": "1"}}]},
+            r"owners\[0\].tags\[\"aws:x\"\]: tag key \"aws:x\" is invalid",
+        ),
+        (
+            {"owners": [{"owner": "x", "tags": {"Owner": "y"}}]},
+            r"owners\[0\].tags.Owner: tag key \"Owner\" is set by the fleet",
+        ),
+        ({"tags": {"Fleet": "y"}}, r"fleets\[0\].tags.Fleet: tag key \"Fleet\" is set by the fleet"),
+        ({"owners": [{"owner": "x", "tags": {"T": 1}}]}, r"owners\[0\].tags.T: expected a string, got 1"),
         ({"notebook": {"name": "x"}}, r"fleets\[0\].notebook.name: unknown key"),
         ({"owners": "alice"}, r"fleets\[0\].owners: expected a list"),
     ],
@@ -199,3 +219,193 @@ def test_shard_of_is_stable_and_moves_only_into_a_new_shard() -> None:
     assert all(at_9[o] == 8 for o in moved), "raising shards only moves owners into the new shard"
     assert 150 < len(moved) < 300, len(moved)  # about 1/9 of 2000
     assert shard_of("Alice", 8) == shard_of("alice", 8)
+
+
+# A fleet template takes what a single notebook takes (permissions, roleArn, kmsKeyArn, tags, subnetIndex, ...).
+
+
+def light_raw(notebook: dict[str, Any], owners: list[Any], **environment: Any) -> dict[str, Any]:
+    """A fleet without modules (nothing to bundle) and no single notebooks."""
+    return {"fleets": [{"name": "analysts", "shards": 1, "notebook": notebook, "owners": owners}], **environment}
+
+
+def only_fleet_stack(raw: dict[str, Any]) -> NotebookFleetStack:
+    _, fleets = build(raw)
+    (stack,) = fleets.values()
+    return stack
+
+
+def _arn(resource: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{resource}"]]}
+
+
+def _s3_statements(bucket: str, prefix: str, actions: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+            "Effect": "Allow",
+            "Resource": _arn(bucket),
+        },
+        {  # CloudFormation's JSON: a single action is a string
+            "Action": actions if len(actions) > 1 else actions[0],
+            "Effect": "Allow",
+            "Resource": _arn(f"{bucket}/{prefix}*"),
+        },
+    ]
+
+
+def test_template_s3_read_write_on_a_prefix_gives_each_owner_role_exactly_that_access() -> None:
+    grant = {"bucket": "team-data", "prefix": "analysts/", "access": "read-write"}
+    carol = {"owner": "carol", "permissions": {"s3": [{"bucket": "team-data", "prefix": "carol/"}]}}
+    stack = only_fleet_stack(light_raw({"permissions": {"s3": [grant]}}, ["alice", "bob", carol]))
+    template = Template.from_stack(stack)
+    resources = template.to_json()["Resources"]
+    template.resource_count_is("AWS::IAM::Role", 3)
+    expected = {
+        "alice": _s3_statements("team-data", "analysts/", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]),
+        "bob": _s3_statements("team-data", "analysts/", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]),
+        "carol": _s3_statements("team-data", "carol/", ["s3:GetObject"]),  # the owner's permissions replace
+    }
+    for owner, statements in expected.items():
+        notebook = stack.notebooks[owner]
+        role_id = stack.resolve(notebook.role.node.default_child.logical_id)  # type: ignore[union-attr]
+        template.has_resource_properties(
+            NB, {"RoleArn": {"Fn::GetAtt": [role_id, "Arn"]}, "NotebookInstanceName": f"analysts-{owner}"}
+        )
+        template.has_resource_properties(
+            "AWS::IAM::Policy",
+            {"Roles": [{"Ref": role_id}], "PolicyDocument": {"Statement": Match.array_with(statements)}},
+        )
+        (policy,) = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": role_id}]
+        ]
+        s3 = [st for st in policy["Properties"]["PolicyDocument"]["Statement"] if "s3:" in json.dumps(st["Action"])]
+        assert s3 == statements, f"{owner}: no other S3 access"
+
+
+def test_an_existing_role_and_key_are_used_and_none_is_created() -> None:
+    stack = only_fleet_stack(light_raw({"roleArn": ROLE_ARN, "kmsKeyArn": KEY_ARN}, ["alice", "bob"]))
+    template = Template.from_stack(stack)
+    for kind in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::KMS::Key"):
+        template.resource_count_is(kind, 0)
+    template.resource_count_is(NB, 2)
+    key_id = KEY_ARN.rpartition("/")[2]  # as for a single notebook, the imported key's ID
+    template.all_resources_properties(NB, {"RoleArn": ROLE_ARN, "KmsKeyId": key_id})
+
+
+def test_tags_reach_each_instance_and_the_shards_own_resources() -> None:
+    raw = light_raw(
+        {"tags": {"Project": "churn", "Team": "ml"}},
+        ["alice", {"owner": "bob", "tags": {"Project": "risk"}}],
+        tags={"CostCenter": "4711", "Team": "analytics"},
+    )
+    raw["fleets"][0]["tags"] = {"Budget": "b1"}
+    template = Template.from_stack(only_fleet_stack(raw)).to_json()["Resources"]
+    tags = {
+        r["Properties"]["NotebookInstanceName"]: {t["Key"]: t["Value"] for t in r["Properties"]["Tags"]}
+        for r in template.values()
+        if r["Type"] == NB
+    }
+    common = {"Budget": "b1", "CostCenter": "4711", "Fleet": "analysts", "Team": "ml"}
+    assert tags == {
+        "analysts-alice": {**common, "Owner": "alice", "Project": "churn"},
+        "analysts-bob": {**common, "Owner": "bob", "Project": "risk"},
+    }
+    for r in template.values():  # roles and keys carry the notebook's tags; the shard's group the fleet's
+        found = {t["Key"]: t["Value"] for t in r["Properties"].get("Tags", [])}
+        if r["Type"] == "AWS::EC2::SecurityGroup":
+            assert found == {"Budget": "b1", "CostCenter": "4711", "Team": "analytics"}
+        elif r["Type"] in ("AWS::IAM::Role", "AWS::KMS::Key"):
+            assert found in tags.values(), r
+
+
+def test_an_existing_network_gives_its_security_groups_and_subnet_index_pins() -> None:
+    owners = ["alice", "bob", {"owner": "carol", "subnetIndex": 0}]
+    raw = light_raw({"subnetIndex": 1}, owners, network=EXISTING_NETWORK, removalPolicy="destroy")
+    template = Template.from_stack(only_fleet_stack(raw))
+    template.resource_count_is("AWS::EC2::SecurityGroup", 0)
+    subnets = {
+        r["Properties"]["NotebookInstanceName"]: r["Properties"]["SubnetId"]
+        for r in template.find_resources(NB).values()
+    }
+    assert subnets == {
+        "analysts-alice": "subnet-0a1b2c3d4e5f6071a",
+        "analysts-bob": "subnet-0a1b2c3d4e5f6071a",
+        "analysts-carol": "subnet-0a1b2c3d4e5f60719",
+    }
+    template.all_resources_properties(NB, {"SecurityGroupIds": ["sg-0a1b2c3d4e5f6071b"]})
+    template.all_resources(
+        "AWS::KMS::Key", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+    )  # removalPolicy reaches the fleet
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"permissions": {"s3": [{"bucket": "Team_Data"}]}},
+            r"notebook\.permissions\.s3\[0\]\.bucket: \"Team_Data\" is not",
+        ),
+        (
+            {"permissions": {"s3": [{"bucket": "team", "access": "w"}]}},
+            r"notebook\.permissions\.s3\[0\]\.access: \"w\"",
+        ),
+        ({"permissions": {"s3": [{"bucket": "team", "prefix": "a*"}]}}, r"notebook\.permissions\.s3\[0\]\.prefix: "),
+        ({"permissions": {"kmsKeys": ["alias/team"]}}, r"notebook\.permissions\.kmsKeys\[0\]: \"alias/team\" is not"),
+        ({"permissions": {"iam": []}}, r"notebook\.permissions\.iam: unknown key"),
+        ({"roleArn": "team-role"}, r"notebook\.roleArn: \"team-role\" is not an IAM role ARN"),
+        (
+            {"roleArn": ROLE_ARN, "permissions": {"s3": [{"bucket": "team"}]}},
+            r"notebook\.permissions: cannot be granted to the existing role given in roleArn",
+        ),
+        ({"kmsKeyArn": "key"}, r"notebook\.kmsKeyArn: \"key\" is not a KMS key ARN"),
+        ({"tags": {"Owner": "x"}}, r"notebook\.tags\.Owner: tag key \"Owner\" is set by the fleet"),
+        ({"tags": {f"k{i}": "v" for i in range(49)}}, r"notebook\.tags: .* this makes 51 tags"),
+        ({"subnetIndex": 2}, r"notebook\.subnetIndex: 2 is out of range; the network has 2 subnet"),
+        ({"name": "x"}, r"notebook\.name: unknown key"),
+    ],
+)
+def test_a_bad_template_value_names_the_fleet_path(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^notebookEnvironment\.fleets\[0\]\." + message):
+        parse_config(light_raw(change, ["alice"]))
+
+
+@pytest.mark.parametrize(
+    ("owner", "message"),
+    [
+        ({"permissions": {"managedPolicies": ["AdministratorAccess"]}}, r"permissions\.managedPolicies\[0\]: "),
+        ({"subnetIndex": -1}, r"subnetIndex: -1 is out of range"),
+        ({"tags": {f"k{i}": "v" for i in range(49)}}, r"tags: .* this makes 51 tags"),
+    ],
+)
+def test_a_bad_owner_value_names_the_owner_path(owner: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^notebookEnvironment\.fleets\[0\]\.owners\[1\]\." + message):
+        parse_config(light_raw({}, ["alice", {"owner": "bob", **owner}]))
+
+
+def test_a_bad_template_key_through_the_cli_is_one_line_naming_the_fleet_path(tmp_path: Path) -> None:
+    from tests.conftest import cdk_synth
+
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"notebookEnvironment": light_raw({"permissions": {"s3": [{"bucket": "s3://x"}]}}, ["a"])})
+    )
+    result = cdk_synth(REPO, tmp_path / "out", "-c", f"configFile={config}")
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
+        'error: notebookEnvironment.fleets[0].notebook.permissions.s3[0].bucket: "s3://x" is not an S3 bucket name '
+        "(3-63 lower-case letters, digits, '.' and '-'; a name, not an ARN or URL)."
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_full_shard_counts_the_resources_its_notebooks_really_make() -> None:
+    repository = {"url": "https://git.example.com/team/analytics.git"}  # one more resource per notebook
+    raw = light_raw({"codeRepositories": [repository]}, [f"u{i}" for i in range(101)], privateNetwork=False)
+    with pytest.raises(
+        ConfigError, match=r"would hold 505 resources; .* got 101 \(5 resources each\); set its shards to 2 or more"
+    ):
+        build(raw)
