@@ -7,9 +7,6 @@ import hashlib
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any
 
 from aws_cdk import Fn
 
@@ -40,61 +37,16 @@ from constructs_lib.bundling.limits import (
     STOP_SECONDS,
     USER_LOG_KEEP_BYTES,
 )
+from constructs_lib.bundling.manifest import manifest_of
 from constructs_lib.bundling.module import Mode, Module, RunAs, Target
-from constructs_lib.bundling.shell_minify import SHFMT, minified_if_same_to_bash
+from constructs_lib.bundling.profiles import profile_for
+from constructs_lib.bundling.runner_text import carried_runner, runner_file, without_comment_lines
 from constructs_lib.bundling.split import CARRIED_FILE, SidePart
 from constructs_lib.errors import LifecycleConfigError
 
-RUNNER_PACKAGE = "lifecycle_scripts.runner"
 _MODULE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 HOOK_RUNNER_TIMEOUT_SECONDS = HOOK_TIMEOUT_SECONDS - 10
 BLOCKING_BUDGET_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS
-
-
-@dataclass(frozen=True)
-class UserProfile:
-    """Who the notebook user is on a target, and which directory survives a restart."""
-
-    user: str
-    home: str
-    persist_dir: str
-    bundle_base: str
-    """Where hooks are unpacked: root-owned on notebook instances (hooks run as root there)."""
-    log_dir: str
-
-
-USERS = {
-    Target.NOTEBOOK_INSTANCE: UserProfile(
-        "ec2-user",
-        "/home/ec2-user",
-        "/home/ec2-user/SageMaker",
-        "/var/lib/sagemaker-lifecycle",
-        "/var/log/sagemaker-lifecycle",
-    ),
-    # Studio runs lifecycle scripts as sagemaker-user inside the app's container.
-    Target.STUDIO: UserProfile(
-        "sagemaker-user",
-        "/home/sagemaker-user",
-        "/home/sagemaker-user",
-        "/tmp/sagemaker-lifecycle",
-        "/tmp/sagemaker-lifecycle/logs",
-    ),
-}
-
-KERNEL_GATEWAY_HOOK = "kernelgateway"
-KERNEL_GATEWAY_USER = UserProfile("root", "/root", "/root", "/tmp/sagemaker-lifecycle", "/tmp/sagemaker-lifecycle/logs")
-"""Studio KernelGateway apps run as root (uid 0) with their home, the persisted volume, at /root."""
-
-
-def profile_for(target: Target, hook: str) -> UserProfile:
-    """The notebook user of a hook: per target, and per app type in Studio."""
-    if target is Target.STUDIO and hook == KERNEL_GATEWAY_HOOK:
-        return KERNEL_GATEWAY_USER
-    return USERS[target]
-
-
-def _runner_file(name: str) -> str:
-    return resources.files(RUNNER_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
 def _sha256(data: bytes) -> str:
@@ -104,39 +56,6 @@ def _sha256(data: bytes) -> str:
 def encoded_length(size: int) -> int:
     """The length AWS checks for a script of ``size`` bytes: characters of its base64."""
     return 4 * ((size + 2) // 3)
-
-
-def carried_runner(text: str) -> str:
-    """The runner as the archive carries it: minified by shfmt when bash prints the same code, else by
-    ``minify_shell``. shfmt drops the runner's shellcheck directives with the other comments: the minified form
-    gets them back as one file-wide directive after the shebang, so that it still passes shellcheck."""
-    carried = minified_if_same_to_bash(text)
-    if carried is None or carried[1] != SHFMT:
-        return minify_shell(text)
-    minified = carried[0]
-    directives = [line.strip() for line in text.splitlines() if line.strip().startswith("# shellcheck ")]
-    codes = set(re.findall(r"SC\d{4}", " ".join(d.split("  #")[0] for d in directives if "disable=" in d)))
-    if any("source=" in d for d in directives):
-        codes.add("SC1091")  # "not following" a sourced file, which is what source=/dev/null asked for
-    if not codes:
-        return minified
-    shebang, rest = minified.split("\n", 1)
-    return f"{shebang}\n# shellcheck disable={','.join(sorted(codes))}\n{rest}"
-
-
-def minify_shell(text: str) -> str:
-    """Drop comment lines (but shellcheck directives) and indentation of a script without here-documents."""
-    lines = [line.strip() for line in text.splitlines()]
-    kept = lines[:1] + [
-        line for line in lines[1:] if line and (not line.startswith("#") or line.startswith("# shellcheck"))
-    ]
-    return "\n".join(kept) + "\n"
-
-
-def without_comment_lines(template: str) -> str:
-    """A script template without its own comment lines (the shebang stays; ``@HEADER@`` brings the header)."""
-    lines = template.splitlines()
-    return "\n".join(lines[:1] + [line for line in lines[1:] if not line.lstrip().startswith("#")]) + "\n"
 
 
 _SAFE_COMMENT = re.compile(r"[^A-Za-z0-9_./:${}@+=, -]")
@@ -232,7 +151,7 @@ class LifecycleBundle:
         )
         """Base64 of ``script``; for an S3 asset the script still holds the bucket and key placeholders. With
         deploy-time settings, a token: ``Fn::Base64`` of the script, which CloudFormation joins with the values."""
-        self.manifest = self._manifest()
+        self.manifest = manifest_of(self)
         if self.encoded_length > CONTENT_LIMIT_CHARS:
             raise LifecycleConfigError(self._too_large_message())
 
@@ -333,7 +252,7 @@ class LifecycleBundle:
             for i, m in self._numbered(modules)
         )
         files: dict[str, tuple[bytes, int]] = {
-            "runner.sh": (carried_runner(_runner_file("runner.sh")).encode("utf-8"), 0o755),
+            "runner.sh": (carried_runner(runner_file("runner.sh")).encode("utf-8"), 0o755),
             "bundle.env": ("".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), 0o644),
             "plan.tsv": (plan.encode("utf-8"), 0o644),
         }
@@ -416,7 +335,7 @@ class LifecycleBundle:
             "@DEPLOY_TIME@": self._deploy_time_block(archive, modules),
             **extra,  # last: a value given here (the timeout of a split hook) replaces the one above
         }
-        template = without_comment_lines(_runner_file(template_name))
+        template = without_comment_lines(runner_file(template_name))
         if "@SIDE@" not in extra:
             template = template.replace("@SIDE@\n", "")
         for key, value in replacements.items():
@@ -502,66 +421,3 @@ class LifecycleBundle:
             + f"\n  runner, header and what the modules share: {rest} characters\n"
             f"Total: {total} of {CONTENT_LIMIT_CHARS}.\n{remedies}"
         )
-
-    def _manifest(self) -> dict[str, Any]:
-        modules = []
-        for module in self.modules:
-            entry: dict[str, Any] = {
-                "name": module.name,
-                "user": module.user.value,
-                "mode": module.mode.value,
-                "budgetSeconds": module.budget_seconds,
-                "scriptBytes": len(module.packed_script.encode("utf-8")),
-                "sha256": _sha256(module.packed_script.encode("utf-8")),
-            }
-            if module.comments_stripped:
-                entry["commentsStripped"] = True
-            if module.minified:
-                entry["minified"] = module.minified
-            if module.literal_settings:
-                entry["settings"] = module.literal_settings
-            if module.deploy_time_settings:
-                entry["deployTimeSettings"] = [
-                    {
-                        "name": key,
-                        "token": True,
-                        "maxLength": longest,
-                        "reference": deploy_time.reference_text(module.settings[key]),
-                    }
-                    for key, longest in module.deploy_time_settings.items()
-                ]
-            if module.files:
-                entry["files"] = [
-                    {"path": rel, "bytes": len(data), "sha256": _sha256(data)}
-                    for rel, data in module.carried_files.items()
-                ]
-            modules.append(entry)
-        return {
-            "hook": self.hook,
-            "target": self.target.value,
-            "compression": self.compression.value,
-            "encoding": self.encoding.value,
-            "archiveLocation": self.archive_location.value,
-            **(
-                {"archiveLocationRequested": self.requested_archive_location.value}
-                if self.requested_archive_location is not self.archive_location
-                else {}
-            ),
-            "encodedLength": self.encoded_length,
-            "limit": CONTENT_LIMIT_CHARS,
-            "archiveSha256": _sha256(self.archive),
-            **(
-                {
-                    "s3Part": {
-                        "archiveSha256": _sha256(self.side.archive),
-                        "archiveBytes": len(self.side.archive),
-                        "files": sorted(self.side.files),
-                        "modules": list(self.side.modules),
-                    }
-                }
-                if self.side is not None
-                else {}
-            ),
-            "blockingBudgetSeconds": sum(m.budget_seconds for m in self.modules if m.mode is Mode.BLOCKING),
-            "modules": modules,
-        }

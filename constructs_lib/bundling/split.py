@@ -14,7 +14,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 from constructs_lib.bundling.archive import (
     MAX_BUCKET_CHARS,
@@ -26,6 +25,7 @@ from constructs_lib.bundling.archive import (
     tar_bytes,
     unpack_command,
 )
+from constructs_lib.bundling.runner_text import runner_file
 
 CARRIED_FILE = re.compile(r"modules/[0-9]{2,}-(?P<name>[a-z0-9][a-z0-9-]{0,47})/files/.+")
 """A module's carried file inside the bundle: what may move to the S3 part."""
@@ -61,7 +61,7 @@ class SidePart:
 
     def block(self, compression: Compression) -> str:
         """The hook's lines that copy, check and unpack this part (bucket and key still placeholders)."""
-        template = resources.files("lifecycle_scripts.runner").joinpath(SIDE_TEMPLATE).read_text(encoding="utf-8")
+        template = runner_file(SIDE_TEMPLATE)
         lines = [line for line in template.splitlines() if not line.startswith("#")]
         removals = " ".join(f"-e '/\\t{name}\\t/d'" for name in self.modules)
         text = "\n".join(lines)
