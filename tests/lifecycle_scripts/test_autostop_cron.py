@@ -92,7 +92,7 @@ def test_installs_a_root_owned_cron_entry_once(sandbox: Sandbox) -> None:
     # the former line left the user's crontab, their own line stayed
     assert (sandbox.root / "var" / "spool" / "cron" / NB_USER).read_text() == "0 3 * * * echo nightly\n"
     assert first.lines[0] == "program /usr/local/lib/sagemaker-lifecycle/autostop.py installed (root-owned, 0644)"
-    assert first.lines[1].startswith("interpreter: /usr/bin/python3 -I (root-owned); AWS through botocore ")
+    assert first.lines[1].startswith("interpreter: /usr/bin/python3 -I; AWS through botocore ")
     assert first.lines[-2].startswith("cron entry /etc/cron.d/sagemaker-lifecycle-autostop set (root): */5 * * * *")
     assert first.lines[-1] == f"removed the former line from the crontab of {NB_USER}"
     before = sandbox.snapshot(exclude=("var/log",))
@@ -131,11 +131,21 @@ def test_no_root_owned_python_is_not_scheduled(sandbox: Sandbox, tmp_path: Path)
     planted.chmod(0o777)
     result = run_module(sandbox, idle_autostop())
     assert result.returncode == 1, result.output
-    assert result.lines[-1] == (
-        "NOT scheduled: no root-owned python3 that reaches AWS (botocore or a root-owned AWS CLI): "
-        f"{planted} is not root-owned or is writable by others: not run"
-    )
+    assert result.lines[-1] == f"NOT scheduled: {planted} missing, not root-owned or writable by others"
     assert not marker.exists() and not (sandbox.root / CRON_FILE).exists()
+
+
+def test_a_root_owned_python_that_does_not_reach_aws_is_not_scheduled(sandbox: Sandbox) -> None:
+    (sandbox.root / "usr" / "bin" / "python3").unlink()
+    python = sandbox.root / "usr" / "bin" / "python3"
+    python.write_text("#!/bin/sh\necho 'autostop: no botocore and no root-owned AWS CLI'\nexit 1\n")
+    python.chmod(0o755)
+    result = run_module(sandbox, idle_autostop())
+    assert result.returncode == 1, result.output
+    assert result.lines[-1] == (
+        f"NOT scheduled: {python} does not reach AWS: autostop: no botocore and no root-owned AWS CLI"
+    )
+    assert not (sandbox.root / CRON_FILE).exists()
 
 
 def test_starts_crond_when_systemd_has_it_stopped(sandbox: Sandbox) -> None:
@@ -143,7 +153,7 @@ def test_starts_crond_when_systemd_has_it_stopped(sandbox: Sandbox) -> None:
     sandbox.add_fake("systemctl", 'if [ "$1" = is-active ]; then exit 3; fi')
     result = run_module(sandbox, idle_autostop())
     assert result.returncode == 0, result.output
-    assert "crond was not running; started it" in result.lines
+    assert "crond started" in result.lines
 
 
 def test_the_notebook_user_cannot_stop_the_next_check(sandbox: Sandbox) -> None:
