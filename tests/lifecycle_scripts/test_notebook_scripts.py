@@ -372,7 +372,7 @@ def test_ssm_agent_on_systemd_is_stopped_and_disabled(sandbox: Sandbox) -> None:
     systemd(sandbox)
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0, result.output
-    assert result.lines == ["systemd: amazon-ssm-agent stopped", "systemd: amazon-ssm-agent disabled"]
+    assert result.lines == ["amazon-ssm-agent: stop done", "amazon-ssm-agent: disable done"]
     assert [c[1:] for c in sandbox.calls("systemctl")] == [
         ["stop", "amazon-ssm-agent"],
         ["disable", "amazon-ssm-agent"],
@@ -384,7 +384,7 @@ def test_ssm_agent_absent_on_systemd_is_logged(sandbox: Sandbox) -> None:
     systemd(sandbox, agent=False)
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["systemd: no amazon-ssm-agent unit; nothing to stop"]
+    assert result.lines == ["no amazon-ssm-agent unit: nothing to stop"]
     assert [c[1] for c in sandbox.calls("systemctl")] == ["show"]
 
 
@@ -394,9 +394,9 @@ def test_ssm_agent_on_al2023_is_stopped_disabled_and_uninstalled_with_dnf(sandbo
     result = run_module(sandbox, stop_ssm_agent(uninstall=True))
     assert result.returncode == 0, result.output
     assert result.lines == [
-        "systemd: amazon-ssm-agent stopped",
-        "systemd: amazon-ssm-agent disabled",
-        "amazon-ssm-agent uninstalled with dnf",
+        "amazon-ssm-agent: stop done",
+        "amazon-ssm-agent: disable done",
+        "amazon-ssm-agent uninstalled",
     ]
     assert [c[0] for c in sandbox.calls()] == ["systemctl", "systemctl", "rpm", "dnf"]
     assert "initctl" not in (sandbox.base / "modules" / "stop-ssm-agent" / "run").read_text()
@@ -407,35 +407,36 @@ def test_an_upstart_layout_is_not_used_any_more(sandbox: Sandbox) -> None:
     (sandbox.root / "etc" / "init" / "amazon-ssm-agent.conf").write_text("exec /usr/bin/amazon-ssm-agent\n")
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["no systemd found; amazon-ssm-agent not stopped"]
+    assert result.lines == ["no systemd: amazon-ssm-agent not stopped"]
     assert sandbox.calls("initctl") == [] and not (sandbox.root / "etc" / "init" / "amazon-ssm-agent.override").exists()
 
 
 def test_ssm_agent_without_any_init_system_is_logged(sandbox: Sandbox) -> None:
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["no systemd found; amazon-ssm-agent not stopped"]
+    assert result.lines == ["no systemd: amazon-ssm-agent not stopped"]
     assert sandbox.calls("systemctl") == sandbox.calls("initctl") == []
 
 
-def test_ssm_agent_is_uninstalled_offline_with_dnf_then_yum(sandbox: Sandbox) -> None:
+def test_ssm_agent_is_uninstalled_offline_with_dnf_only(sandbox: Sandbox) -> None:
     systemd(sandbox)
     sandbox.add_fake("rpm", "exit 0")  # installed
     result = run_module(sandbox, stop_ssm_agent(uninstall=True))
     assert result.returncode == 0, result.output
-    assert result.lines[-1] == "amazon-ssm-agent uninstalled with dnf"
+    assert result.lines[-1] == "amazon-ssm-agent uninstalled"
     assert [c[1:] for c in sandbox.calls("dnf")] == [["-y", "-q", "--disablerepo=*", "remove", "amazon-ssm-agent"]]
-    if shutil.which("dnf") is None:  # without the fake dnf, yum is used
+    if shutil.which("dnf") is None:  # AL2023 always has dnf; yum (Amazon Linux 2's) is not a fallback any more
         (sandbox.bin / "dnf").unlink()
         result = run_module(sandbox, stop_ssm_agent(uninstall=True))
-        assert result.lines[-1] == "amazon-ssm-agent uninstalled with yum"
-        assert [c[1:] for c in sandbox.calls("yum")] == [["-y", "-q", "--disablerepo=*", "remove", "amazon-ssm-agent"]]
+        assert result.returncode == 1
+        assert result.lines[-1] == "dnf could not remove amazon-ssm-agent"
+        assert sandbox.calls("yum") == []
 
 
 def test_ssm_agent_not_installed_is_not_uninstalled(sandbox: Sandbox) -> None:
     result = run_module(sandbox, stop_ssm_agent(uninstall=True))  # the fake rpm says: not installed
     assert result.returncode == 0
-    assert result.lines[-1] == "amazon-ssm-agent package not installed; nothing to uninstall"
+    assert result.lines[-1] == "amazon-ssm-agent not installed: nothing to uninstall"
     assert sandbox.calls("dnf") == sandbox.calls("yum") == []
 
 
