@@ -288,7 +288,7 @@ def test_condarc_keeps_other_keys_and_entries_and_never_duplicates(sandbox: Sand
     second = run_module(sandbox, conda_persistent_envs())
     assert second.returncode == 0, second.output
     assert condarc.read_text() == expected
-    assert second.lines[-1] == f"{REAL_HOME}/.condarc already up to date; not rewritten"
+    assert second.lines[-1] == f"{REAL_HOME}/.condarc already up to date"
 
 
 def test_condarc_without_pkgs_dir_and_with_a_scalar_entry(sandbox: Sandbox) -> None:
@@ -297,7 +297,7 @@ def test_condarc_without_pkgs_dir_and_with_a_scalar_entry(sandbox: Sandbox) -> N
     result = run_module(sandbox, conda_persistent_envs(envs_dir="conda/envs", pkgs_dir=None))
     assert result.returncode == 0, result.output
     assert condarc.read_text() == f"envs_dirs:\n  - {REAL_PERSIST}/conda/envs\n  - /opt/envs\npkgs_dirs:\n  - /cache\n"
-    assert "pkgs_dirs: left as it is (no persisted package cache requested)" in result.lines
+    assert "pkgs_dirs: left as it is" in result.lines
     assert not (sandbox.persist / ".conda").exists()
 
 
@@ -525,29 +525,25 @@ def test_dotfolders_replace_a_foreign_link_and_leave_a_file_alone(sandbox: Sandb
 
 # -- persisted_bin_on_path ---------------------------------------------------------------------------
 
-PROFILE_BIN = f"""# Written by the SageMaker lifecycle configuration (module persisted-bin-on-path): puts
-# {REAL_PERSIST}/tools/bin on the PATH of ec2-user's login shells (never root's).
-if [ "$(id -un 2>/dev/null)" = "ec2-user" ]; then
-  case ":$PATH:" in
-    *":{REAL_PERSIST}/tools/bin:"*) ;;
-    *) PATH="$PATH:{REAL_PERSIST}/tools/bin"; export PATH ;;
-  esac
+PROFILE_BIN = f"""# SageMaker lifecycle module persisted-bin-on-path: {REAL_PERSIST}/tools/bin on ec2-user's PATH (never root's)
+if [ "$(id -un 2>/dev/null)" = ec2-user ]; then
+  case ":$PATH:" in *":{REAL_PERSIST}/tools/bin:"*) ;; *) PATH="$PATH:{REAL_PERSIST}/tools/bin" ;; esac
 fi
 """
 
 
 def source_profile(tmp_path: Path, profile: Path, user: str, path: str, times: int = 2) -> str:
-    """PATH after sourcing ``profile`` ``times`` times in a login-like shell of ``user``."""
+    """PATH that a program started by a login-like shell of ``user`` sees, after ``profile`` sourced ``times`` times."""
     fake_bin = write_program(tmp_path / "id-bin" / "id", f"#!/bin/sh\necho {user}\n").parent
     sourcing = "; ".join(['. "$1"'] * times)
     completed = subprocess.run(
-        ["/bin/bash", "-c", f'{sourcing}; printf %s "$PATH"', "profile", str(profile)],
+        ["/bin/bash", "-c", f"{sourcing}; /usr/bin/printenv PATH", "profile", str(profile)],
         env={"PATH": f"{fake_bin}:{path}"},
         capture_output=True,
         text=True,
         check=True,
     )
-    return completed.stdout.removeprefix(f"{fake_bin}:")
+    return completed.stdout.removesuffix("\n").removeprefix(f"{fake_bin}:")
 
 
 def test_persisted_bin_profile_file(sandbox: Sandbox, tmp_path: Path) -> None:
