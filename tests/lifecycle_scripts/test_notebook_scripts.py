@@ -326,12 +326,12 @@ def test_kernels_are_registered_for_envs_with_ipykernel_and_a_broken_env_does_no
     result = run_module(sandbox, conda_env_kernels(display_prefix="Team"))
     assert result.returncode == 1, result.output
     assert result.lines == [
-        'a-good: kernel registered as "Team (a-good)"',
-        "b-broken: FAILED to register the kernel: Traceback: simulated failure | line two",
-        'c.good_too: kernel registered as "Team (c.good_too)"',
-        "d-no-ipykernel: skipped: no ipykernel (install it in the environment to get a kernel)",
+        'a-good: kernel "Team (a-good)"',
+        "b-broken: FAILED: Traceback: simulated failure | line two",
+        'c.good_too: kernel "Team (c.good_too)"',
+        "d-no-ipykernel: skipped: no ipykernel",
         "e-no-python: skipped: no bin/python",
-        f"kernels from {REAL_PERSIST}/.conda/envs: 2 registered, 2 skipped, 1 failed",
+        "kernels: 2 registered, 2 skipped, 1 failed",
     ]
     kernels = sandbox.home / ".local" / "share" / "jupyter" / "kernels"
     assert sorted(p.name for p in kernels.iterdir()) == ["a-good", "c.good_too"]
@@ -347,7 +347,18 @@ def test_kernels_are_registered_for_envs_with_ipykernel_and_a_broken_env_does_no
 def test_kernels_without_an_envs_dir(sandbox: Sandbox) -> None:
     result = run_module(sandbox, conda_env_kernels())
     assert result.returncode == 0
-    assert result.lines == [f"no environments: {REAL_PERSIST}/.conda/envs does not exist; nothing to register"]
+    assert result.lines == [f"no {REAL_PERSIST}/.conda/envs: no kernels"]
+    (sandbox.persist / ".conda" / "envs").mkdir(parents=True)
+    empty = run_module(sandbox, conda_env_kernels())
+    assert (empty.returncode, empty.lines) == (0, ["kernels: 0 registered, 0 skipped, 0 failed"])
+    fake_python(sandbox, sandbox.persist / ".conda" / "envs" / "no spaces please" / "bin" / "python")
+    invalid = run_module(sandbox, conda_env_kernels())
+    assert invalid.returncode == 0
+    assert invalid.lines == [
+        "no spaces please: skipped: not a kernel name (A-Za-z0-9._- only)",
+        "kernels: 0 registered, 1 skipped, 0 failed",
+    ]
+    assert tool_calls(sandbox) == []
 
 
 # -- stop_ssm_agent ----------------------------------------------------------------------------------
