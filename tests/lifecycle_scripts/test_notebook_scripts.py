@@ -475,9 +475,9 @@ def test_dotfolders_are_moved_once_linked_and_ssh_is_private(sandbox: Sandbox) -
     first = run_module(sandbox, persist_dotfolders())
     assert first.returncode == 0, first.output
     assert first.lines == [
-        ".config: created on the persisted volume and linked (SageMaker/.persisted-home/.config)",
-        ".ssh: moved to the persisted volume and linked (SageMaker/.persisted-home/.ssh)",
-        ".ssh: permissions set (directories 700, files 600, public keys 644)",
+        ".config: created and linked to SageMaker/.persisted-home/.config",
+        ".ssh: moved and linked to SageMaker/.persisted-home/.ssh",
+        ".ssh: modes 700 (directories), 600 (files), 644 (*.pub)",
     ]
     store = sandbox.persist / ".persisted-home"
     assert mode_of(store) == 0o700
@@ -515,7 +515,7 @@ def test_dotfolders_merge_without_overwriting_when_both_exist(sandbox: Sandbox) 
     (home_aws / "cli" / "alias").write_text("new\n")
     result = run_module(sandbox, persist_dotfolders(folders=[".aws"], persisted_dir="state"))
     assert result.returncode == 0, result.output
-    assert result.lines == [".aws: merged new entries into the persisted copy and linked (SageMaker/state/.aws)"]
+    assert result.lines == [".aws: merged into the persisted copy and linked to SageMaker/state/.aws"]
     assert os.readlink(home_aws) == "SageMaker/state/.aws"
     assert (kept / "config").read_text() == "kept\n"
     assert (kept / "cli" / "alias").read_text() == "new\n"
@@ -527,7 +527,7 @@ def test_dotfolders_replace_a_foreign_link_and_leave_a_file_alone(sandbox: Sandb
     result = run_module(sandbox, persist_dotfolders())
     assert result.returncode == 1
     assert result.lines == [
-        ".config: link pointed elsewhere; now linked to SageMaker/.persisted-home/.config",
+        ".config: relinked to SageMaker/.persisted-home/.config",
         f".ssh: {sandbox.home}/.ssh is not a directory; left alone",
     ]
     assert os.readlink(sandbox.home / ".config") == "SageMaker/.persisted-home/.config"
