@@ -128,22 +128,21 @@ run_module() {
   rm -f "$fifo"
 }
 
-# run_background INDEX NAME USER BUDGET: the detached child of a background module.
-run_background() {
-  local start rc
+# run INDEX NAME USER BUDGET [PREFIX]: run_module between a start line and an end line (exit status and
+# duration, E milliseconds), both flushed to the persisted log at once; sets RC.
+run() {
+  local start
   start=$(now_ms)
-  log "$2" "background start: user $3, budget $4s"
+  log "$2" "${5-}start: user $3, budget $4s"
   flush
   run_module "$@"
-  rc=$RC
-  log "$2" "background end: $(status $rc "$4"), $((($(now_ms) - start)/1000))s"
+  E=$(($(now_ms)-start))
+  log "$2" "${5-}end: $(status $RC "$4"), exit $RC, $((E/1000)).$(printf %03d $((E%1000)))s"
   flush
-  echo "exit=$rc seconds=$((($(now_ms) - start)/1000)) finished=$(date +%FT%TZ)" | append "$(marker "$2")" ||
-    log "$2" "no completion marker written"
 }
 
 run_hook() {
-  local hook_start deadline total index name user mode budget start rc elapsed failed=0 background=0 names=""
+  local hook_start deadline total index name user mode budget failed=0 background=0 names=""
   hook_start=$(now_ms)
   deadline=$((hook_start+HOOK_BUDGET*1000))
   total=$(wc -l <"$PLAN")
@@ -158,13 +157,8 @@ run_hook() {
       log "$name" "skipped: its ${budget}s would pass the hook's deadline"
       failed=$((failed+1)) names+=" $name"
     else
-      start=$(now_ms)
-      log "$name" "start: user $user, budget ${budget}s"
-      run_module "$index" "$name" "$user" "$budget"
-      rc=$RC
-      elapsed=$(($(now_ms)-start))
-      log "$name" "end: $(status $rc "$budget"), exit $rc, $((elapsed/1000)).$(printf %03d $((elapsed%1000)))s"
-      ((rc==0)) || failed=$((failed+1)) names+=" $name"
+      run "$index" "$name" "$user" "$budget"
+      ((RC==0)) || failed=$((failed+1)) names+=" $name"
     fi
     flush
   done <"$PLAN"
@@ -172,5 +166,11 @@ run_hook() {
   flush
 }
 
-if [ -n "${3-}" ]; then run_background "${@:3}"; else run_hook; fi
+if [ -n "${3-}" ]; then
+  # the detached child of a background module
+  run "${@:3}" "background "
+  echo "exit=$RC seconds=$((E/1000)) finished=$(date +%FT%TZ)" | append "$(marker "$4")" || log "$4" "no completion marker written"
+else
+  run_hook
+fi
 exit 0
