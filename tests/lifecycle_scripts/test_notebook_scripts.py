@@ -625,7 +625,7 @@ def test_environment_values_arrive_literally_and_nothing_runs(sandbox: Sandbox, 
     module = environment_variables(variables=values, file_name="team.sh")
     result = run_module(sandbox, module)
     assert result.returncode == 0, result.output
-    assert result.lines[0] == f"/etc/profile.d/team.sh written ({' '.join(sorted(values))}, for login shells)"
+    assert result.lines[0] == f"/etc/profile.d/team.sh written ({' '.join(sorted(values))})"
     profile = sandbox.root / "etc" / "profile.d" / "team.sh"
     assert mode_of(profile) == 0o644
     assert profile.read_bytes() == carried(module)["environment.sh"]
