@@ -40,10 +40,10 @@ if [ -d "$LCC_ROOT/run/systemd/system" ] && ! systemctl is-active --quiet crond;
   if systemctl enable --now crond >/dev/null 2>&1; then echo "crond started"; else echo "warning: crond not running"; fi
 fi
 
+# The log (like the state and the notice) is on the root volume, reset at every start: no rotation here.
 if [ -L "$log" ] || [ ! -f "$log" ]; then rm -rf "$log"; fi
-[ ! -f "$log" ] || [ "$(stat -c %s "$log")" -le 1000000 ] || mv -f "$log" "$log.1"
 touch "$log" && chown root:root "$log" && chmod 0644 "$log"
-rm -f "$notice" # a notice of the previous run of the instance
+rm -f "$notice" # a notice of an earlier run (on-create and on-start both run at creation)
 
 # The program's options from the settings: IDLE_MINUTES is --idle-minutes, VERIFY_TLS=1 is --verify-tls.
 args=(--cpu-users "$NB_USER" --notice-file "$notice" --state-dir "$state" --metadata-file "$LCC_ROOT/opt/ml/metadata/resource-metadata.json")
@@ -57,17 +57,16 @@ for v in VERIFY_TLS IGNORE_CONNECTIONS DRY_RUN; do
 done
 for pair in $IDLE_FOR; do args+=(--idle-for "$pair"); done
 printf -v command '%q ' "$python" -I "$program" "${args[@]}"
-content="$marker (the notebook user cannot change this file)
+content="$marker
 SHELL=/bin/bash
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 $SCHEDULE root $command>>$(printf %q "$log") 2>&1"
-summary="$SCHEDULE, idle ${IDLE_MINUTES}m, grace ${GRACE_MINUTES}m, warn ${WARN_MINUTES}m"
 if [ -f "$cronfile" ] && [ ! -L "$cronfile" ] && [ "$(cat "$cronfile")" = "$content" ]; then
-  echo "cron entry ${cronfile#"$LCC_ROOT"} already up to date: $summary"
+  echo "cron entry ${cronfile#"$LCC_ROOT"} already up to date"
 else
-  rm -f "$cronfile" && printf '%s\n' "$content" >"$cronfile.new" && chmod 0644 "$cronfile.new"
-  chown root:root "$cronfile.new" && mv -f "$cronfile.new" "$cronfile"
-  echo "cron entry ${cronfile#"$LCC_ROOT"} set (root): $summary"
+  printf '%s\n' "$content" >"$cronfile.new" && chown root:root "$cronfile.new" && chmod 0644 "$cronfile.new"
+  mv -f "$cronfile.new" "$cronfile"
+  echo "cron entry ${cronfile#"$LCC_ROOT"} set (root): $SCHEDULE, idle ${IDLE_MINUTES}m, grace ${GRACE_MINUTES}m, warn ${WARN_MINUTES}m"
 fi
 
 # The former schedule lived in the notebook user's own crontab: remove that line (found by its marker).
