@@ -19,16 +19,24 @@ no() {
   echo "NOT scheduled: $*"
   exit 1
 }
+# put FILE: stdin becomes FILE (root-owned, 0644, replaced atomically), only when it differs.
+put() {
+  cat >"$1.new"
+  if [ ! -L "$1" ] && cmp -s "$1.new" "$1"; then
+    rm -f "$1.new"
+    echo "${1#"$LCC_ROOT"} already up to date"
+  else
+    chown root:root "$1.new" && chmod 0644 "$1.new" && mv -f "$1.new" "$1"
+    echo "${1#"$LCC_ROOT"} installed"
+  fi
+}
 
 # Root-owned directories all the way up, nothing in them writable by the user.
 install -d -o root -g root -m 0755 "$lib" "${log%/*}" "$cron"
 install -d -o root -g root -m 0700 "$state"
 rm -f "$state/state.json"
 for d in "$lib" "$cron"; do [ ! -L "$d" ] || no "$d is a symbolic link"; done
-how="installed (root-owned, 0644)"
-[ -L "$program" ] || ! cmp -s "$MODULE_DIR/files/autostop.py" "$program" || how="already up to date"
-rm -f "$program" && install -o root -g root -m 0644 "$MODULE_DIR/files/autostop.py" "$program"
-echo "program ${program#"$LCC_ROOT"} $how"
+put "$program" <"$MODULE_DIR/files/autostop.py"
 
 # The interpreter: the system python (root-owned, not writable by others: else never run), isolated. AWS
 # through its botocore or else the image's root-owned AWS CLI (the program checks the CLI's ownership and its
@@ -61,13 +69,7 @@ content="$marker
 SHELL=/bin/bash
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 $SCHEDULE root $command>>$(printf %q "$log") 2>&1"
-if [ -f "$cronfile" ] && [ ! -L "$cronfile" ] && [ "$(cat "$cronfile")" = "$content" ]; then
-  echo "cron entry ${cronfile#"$LCC_ROOT"} already up to date"
-else
-  printf '%s\n' "$content" >"$cronfile.new" && chown root:root "$cronfile.new" && chmod 0644 "$cronfile.new"
-  mv -f "$cronfile.new" "$cronfile"
-  echo "cron entry ${cronfile#"$LCC_ROOT"} set (root): $SCHEDULE, idle ${IDLE_MINUTES}m, grace ${GRACE_MINUTES}m, warn ${WARN_MINUTES}m"
-fi
+echo "$content" | put "$cronfile"
 
 # The former schedule lived in the notebook user's own crontab: remove that line (found by its marker).
 if current=$(crontab -u "$NB_USER" -l 2>/dev/null) && grep -qF -- "$marker" <<<"$current"; then

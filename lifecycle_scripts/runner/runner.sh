@@ -89,8 +89,6 @@ status() {
   case $1 in
   0) echo ok ;;
   124 | 137) echo "timed out after $2s, killed" ;;
-  126) echo "failed: not executable" ;;
-  127) echo "failed: command not found" ;;
   *) echo "failed with exit status $1" ;;
   esac
 }

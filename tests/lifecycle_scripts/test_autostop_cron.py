@@ -91,16 +91,27 @@ def test_installs_a_root_owned_cron_entry_once(sandbox: Sandbox) -> None:
     assert not any("/home/" in w or "anaconda3" in w for w in words[:3])
     # the former line left the user's crontab, their own line stayed
     assert (sandbox.root / "var" / "spool" / "cron" / NB_USER).read_text() == "0 3 * * * echo nightly\n"
-    assert first.lines[0] == "program /usr/local/lib/sagemaker-lifecycle/autostop.py installed (root-owned, 0644)"
+    assert first.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py installed"
     assert first.lines[1].startswith("interpreter: /usr/bin/python3 -I; AWS through botocore ")
-    assert first.lines[-2].startswith("cron entry /etc/cron.d/sagemaker-lifecycle-autostop set (root): */5 * * * *")
+    assert first.lines[-2] == "/etc/cron.d/sagemaker-lifecycle-autostop installed"
     assert first.lines[-1] == f"removed the former line from the crontab of {NB_USER}"
     before = sandbox.snapshot(exclude=("var/log",))
     second = run_module(sandbox, idle_autostop(dry_run=True))
     assert second.returncode == 0, second.output
-    assert second.lines[0] == "program /usr/local/lib/sagemaker-lifecycle/autostop.py already up to date"
-    assert second.lines[-1].startswith("cron entry /etc/cron.d/sagemaker-lifecycle-autostop already up to date")
+    assert second.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py already up to date"
+    assert second.lines[-1] == "/etc/cron.d/sagemaker-lifecycle-autostop already up to date"
     assert sandbox.snapshot(exclude=("var/log",)) == before
+    # an older entry and a program that is a link (to the same text) are replaced by regular root-owned files
+    (sandbox.root / CRON_FILE).write_text("*/5 * * * * root /old/command\n")
+    (sandbox.base / "elsewhere.py").write_bytes(program.read_bytes())
+    program.unlink()
+    program.symlink_to(sandbox.base / "elsewhere.py")
+    third = run_module(sandbox, idle_autostop(dry_run=True))
+    assert third.returncode == 0, third.output
+    assert third.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py installed"
+    assert third.lines[-1] == "/etc/cron.d/sagemaker-lifecycle-autostop installed"
+    assert sandbox.snapshot(exclude=("var/log",)) == before
+    assert not list((sandbox.root / CRON_FILE).parent.glob("*.new")) and not list(program.parent.glob("*.new"))
 
 
 def test_options_reach_the_cron_line(sandbox: Sandbox) -> None:

@@ -77,7 +77,7 @@ def test_failing_module_is_logged_with_its_output_and_status(hook_run: tuple[San
 
 def test_missing_command_and_interpreter_are_logged(hook_run: tuple[Sandbox, str, float]) -> None:
     assert "no-such-command-anywhere: command not found" in lines_of(hook_run[1], "missing-command")[1]
-    assert lines_of(hook_run[1], "missing-command")[-1].startswith("end: failed: command not found, exit 127")
+    assert lines_of(hook_run[1], "missing-command")[-1].startswith("end: failed with exit status 127, exit 127")
     assert lines_of(hook_run[1], "missing-interpreter")[-1].startswith("end: failed: ")
 
 
