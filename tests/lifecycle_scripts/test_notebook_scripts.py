@@ -539,7 +539,6 @@ def test_dotfolders_replace_a_foreign_link_and_leave_a_file_alone(sandbox: Sandb
 PROFILE_BIN = (
     f"# SageMaker lifecycle module persisted-bin-on-path: {REAL_PERSIST}/tools/bin on ec2-user's PATH (never root's)\n"
     + f"""if [ "$(id -un 2>/dev/null)" = ec2-user ]; then
-if [ "$(id -un 2>/dev/null)" = ec2-user ]; then
   case ":$PATH:" in *":{REAL_PERSIST}/tools/bin:"*) ;; *) PATH="$PATH:{REAL_PERSIST}/tools/bin" ;; esac
 fi
 """
