@@ -11,7 +11,6 @@ log=$LCC_ROOT/var/log/sagemaker-lifecycle/autostop.log
 state=$LCC_ROOT/var/lib/sagemaker-lifecycle/autostop
 cron=$LCC_ROOT/etc/cron.d
 cronfile=$cron/sagemaker-lifecycle-autostop
-marker="# sagemaker-lifecycle:idle-autostop"
 program=$lib/autostop.py
 python=$LCC_ROOT/usr/bin/python3
 notice=$NB_HOME/IDLE-SHUTDOWN-NOTICE.txt
@@ -34,7 +33,6 @@ put() {
 # Root-owned directories all the way up, nothing in them writable by the user.
 install -d -o root -g root -m 0755 "$lib" "${log%/*}" "$cron"
 install -d -o root -g root -m 0700 "$state"
-rm -f "$state/state.json"
 for d in "$lib" "$cron"; do [ ! -L "$d" ] || no "$d is a symbolic link"; done
 put "$program" <"$MODULE_DIR/files/autostop.py"
 
@@ -48,10 +46,10 @@ if [ -d "$LCC_ROOT/run/systemd/system" ] && ! systemctl is-active --quiet crond;
   if systemctl enable --now crond >/dev/null 2>&1; then echo "crond started"; else echo "warning: crond not running"; fi
 fi
 
-# The log (like the state and the notice) is on the root volume, reset at every start: no rotation here.
+# The log, the state, the notice and the notebook user's crontab are on the root volume, reset at every start:
+# no rotation, no state, notice or crontab line of an earlier boot to clean up (the hook only runs at a start).
 if [ -L "$log" ] || [ ! -f "$log" ]; then rm -rf "$log"; fi
 touch "$log" && chown root:root "$log" && chmod 0644 "$log"
-rm -f "$notice" # a notice of an earlier run (on-create and on-start both run at creation)
 
 # The program's options from the settings: IDLE_MINUTES is --idle-minutes, VERIFY_TLS=1 is --verify-tls.
 args=(--cpu-users "$NB_USER" --notice-file "$notice" --state-dir "$state" --metadata-file "$LCC_ROOT/opt/ml/metadata/resource-metadata.json")
@@ -65,15 +63,8 @@ for v in VERIFY_TLS IGNORE_CONNECTIONS DRY_RUN; do
 done
 for pair in $IDLE_FOR; do args+=(--idle-for "$pair"); done
 printf -v command '%q ' "$python" -I "$program" "${args[@]}"
-content="$marker
+content="# sagemaker-lifecycle:idle-autostop
 SHELL=/bin/bash
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 $SCHEDULE root $command>>$(printf %q "$log") 2>&1"
 echo "$content" | put "$cronfile"
-
-# The former schedule lived in the notebook user's own crontab: remove that line (found by its marker).
-if current=$(crontab -u "$NB_USER" -l 2>/dev/null) && grep -qF -- "$marker" <<<"$current"; then
-  others=$(grep -vF -- "$marker" <<<"$current" || true)
-  if [ -n "$others" ]; then crontab -u "$NB_USER" - <<<"$others"; else crontab -u "$NB_USER" -r; fi
-  echo "removed the former line from the crontab of $NB_USER"
-fi

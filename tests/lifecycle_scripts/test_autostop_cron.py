@@ -9,6 +9,7 @@ tries is done with its own permissions, not simulated.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import shutil
@@ -70,9 +71,8 @@ def as_user(script: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_installs_a_root_owned_cron_entry_once(sandbox: Sandbox) -> None:
-    (sandbox.root / "var" / "spool" / "cron" / NB_USER).write_text(
-        f"0 3 * * * echo nightly\n*/5 * * * * /home/ec2-user/anaconda3/python /old/autostop.py {MARKER}\n"
-    )
+    user_crontab = f"0 3 * * * echo nightly\n*/5 * * * * /home/ec2-user/anaconda3/python /old/autostop.py {MARKER}\n"
+    (sandbox.root / "var" / "spool" / "cron" / NB_USER).write_text(user_crontab)
     first = run_module(sandbox, idle_autostop(dry_run=True))
     assert first.returncode == 0, first.output
     program = sandbox.root / PROGRAM
@@ -89,12 +89,25 @@ def test_installs_a_root_owned_cron_entry_once(sandbox: Sandbox) -> None:
         str(sandbox.home / "IDLE-SHUTDOWN-NOTICE.txt")
     )
     assert not any("/home/" in w or "anaconda3" in w for w in words[:3])
-    # the former line left the user's crontab, their own line stayed
-    assert (sandbox.root / "var" / "spool" / "cron" / NB_USER).read_text() == "0 3 * * * echo nightly\n"
+    values = dict(itertools.pairwise(words))
+    assert [values[f"--{o}"] for o in ("idle-minutes", "grace-minutes", "jupyter-url", "cpu-percent")] == [
+        "60",
+        "15",
+        "https://localhost:8443",
+        "30",
+    ]
+    assert [values[f"--{o}"] for o in ("gpu-percent", "deadline-seconds", "state-dir")] == [
+        "10",
+        "120",
+        str(sandbox.root / "var/lib/sagemaker-lifecycle/autostop"),
+    ]
+    assert "--verify-tls" not in words and "--ignore-connections" not in words
+    # The user's crontab (on the root volume, reset at every start) is neither used nor changed: a line of an
+    # earlier version cannot survive a restart, and the hook only runs at a start.
+    assert (sandbox.root / "var" / "spool" / "cron" / NB_USER).read_text() == user_crontab
     assert first.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py installed"
     assert first.lines[1].startswith("interpreter: /usr/bin/python3 -I; AWS through botocore ")
-    assert first.lines[-2] == "/etc/cron.d/sagemaker-lifecycle-autostop installed"
-    assert first.lines[-1] == f"removed the former line from the crontab of {NB_USER}"
+    assert first.lines[-1] == "/etc/cron.d/sagemaker-lifecycle-autostop installed"
     before = sandbox.snapshot(exclude=("var/log",))
     second = run_module(sandbox, idle_autostop(dry_run=True))
     assert second.returncode == 0, second.output
