@@ -22,7 +22,7 @@ for dir in "$envs"/*/; do
   python=$dir/bin/python
   display="$DISPLAY_PREFIX ($name)"
   if [[ ! $name =~ ^[A-Za-z0-9._-]+$ ]]; then
-    echo "$name: skipped: not a kernel name (A-Za-z0-9._- only)"
+    echo "$name: skipped: not a kernel name"
   elif [ ! -x "$python" ]; then
     echo "$name: skipped: no bin/python"
   elif ! timeout 30 "$python" -c 'import ipykernel' >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ set -euo pipefail
 u=jupyter-server.service
 c=""
 
-# put SOURCE TARGET: copy when different, and add TARGET's name to $c.
+# put SOURCE TARGET: copy when different, and note the change in $c.
 put() {
   local t=$LCC_ROOT$2 tmp
   mkdir -p "${t%/*}"
@@ -27,7 +27,7 @@ put() {
     cat "$MODULE_DIR/files/$1" >"$tmp"
     chmod 0644 "$tmp"
     mv -f "$tmp" "$t"
-    c+=" ${2##*/}"
+    c=1
   fi
 }
 
@@ -43,7 +43,6 @@ if [ -z "$c" ]; then
   echo "$u environment up to date; no restart"
   exit 0
 fi
-echo "written:$c"
 
 sc() { timeout 8 systemctl "$@"; }
 if [ ! -d "$LCC_ROOT/run/systemd/system" ] || [ "$(sc show -p LoadState $u 2>/dev/null)" != LoadState=loaded ]; then

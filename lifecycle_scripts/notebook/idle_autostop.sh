@@ -63,8 +63,5 @@ for v in VERIFY_TLS IGNORE_CONNECTIONS DRY_RUN; do
 done
 for pair in $IDLE_FOR; do args+=(--idle-for "$pair"); done
 printf -v command '%q ' "$python" -I "$program" "${args[@]}"
-content="# sagemaker-lifecycle:idle-autostop
-SHELL=/bin/bash
-PATH=/sbin:/bin:/usr/sbin:/usr/bin
-$SCHEDULE root $command>>$(printf %q "$log") 2>&1"
-echo "$content" | put "$cronfile"
+printf '%s\n' "# sagemaker-lifecycle:idle-autostop" SHELL=/bin/bash PATH=/sbin:/bin:/usr/sbin:/usr/bin \
+  "$SCHEDULE root $command>>$(printf %q "$log") 2>&1" | put "$cronfile"

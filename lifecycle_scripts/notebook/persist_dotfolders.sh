@@ -35,7 +35,7 @@ for f in $FOLDERS; do
   elif [ -e "$k" ]; then
     cp -a -n "$h/." "$k/"
     rm -rf "$h"
-    m="merged into the persisted copy and linked to"
+    m="merged and linked to"
   else
     mv "$h" "$k"
     m="moved and linked to"
@@ -45,7 +45,7 @@ for f in $FOLDERS; do
   echo "$f: $m $t"
   if [ "$f" = .ssh ]; then
     find "$k" -type d -exec chmod 0700 {} + -o -type f \( -name '*.pub' -exec chmod 0644 {} + -o -exec chmod 0600 {} + \)
-    echo "$f: modes 700 (directories), 600 (files), 644 (*.pub)"
+    echo "$f: private (700, 600, *.pub 644)"
   fi
 done
 exit $s

@@ -16,7 +16,7 @@ if ! sudo -n -u "$NB_USER" -- mkdir -p "$PERSIST_DIR/$BIN_DIR"; then
   exit 1
 fi
 
-content="# SageMaker lifecycle module persisted-bin-on-path: $bin on $NB_USER's PATH (never root's)
+content="# SageMaker lifecycle: persisted-bin-on-path
 if [ \"\$(id -un 2>/dev/null)\" = $NB_USER ]; then
   case \":\$PATH:\" in *\":$bin:\"*) ;; *) PATH=\"\$PATH:$bin\" ;; esac
 fi"
@@ -28,5 +28,5 @@ if [ -f "$f" ] && [ ! -L "$f" ] && [ "$(cat "$f")" = "$content" ]; then
 else
   t=$(mktemp "$f.XXXXXX")
   echo "$content" >"$t" && chmod 0644 "$t" && mv -f "$t" "$f"
-  echo "${f#"$LCC_ROOT"} written: $bin on $NB_USER's PATH"
+  echo "${f#"$LCC_ROOT"} written"
 fi

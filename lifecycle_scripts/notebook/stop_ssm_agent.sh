@@ -19,7 +19,7 @@ elif [ -f "$LCC_ROOT/etc/systemd/system/$a.service" ] || [ -f "$LCC_ROOT/usr/lib
     fi
   done
 else
-  echo "no $a unit: nothing to stop"
+  echo "no $a unit"
 fi
 
 if [ "$UNINSTALL" = 1 ]; then

@@ -64,7 +64,7 @@ case "$(awk -W version 2>&1 </dev/null)" in mawk*) AWK_OPTS=(-W interactive) ;; 
 CAPPED_WRITER='function o(l){print l;print l>>r;print l>>b;fflush();fflush(r);fflush(b)}
 {t=systime();if(t!=s){s=t;ts=strftime("%FT%TZ",t)}l=ts" "p$0
 if(!c&&w+length(l)<cap){o(l);w+=length(l)+1;next}c++;cb+=length($0)+1}
-END{if(c)o(strftime("%FT%TZ")" "p"[log cut: "c" more lines ("cb" bytes) past the cap of "cap"]")}'
+END{if(c)o(strftime("%FT%TZ")" "p"[log cut: "c" lines ("cb" bytes) past "cap"]")}'
 
 # log SOURCE MESSAGE...: one line to stdout, the root log and the buffer of the persisted log.
 log() { printf '%(%FT%TZ)T [%s] [%s] %s\n' -1 "$HOOK" "$1" "${*:2}" | tee -a "$ROOT_LOG" "$BUFFER"; }
@@ -83,15 +83,6 @@ flush() { [ -s "$BUFFER" ] && append "$USER_LOG" <"$BUFFER" && : >"$BUFFER"; }
 
 # marker NAME: the completion marker of a background module.
 marker() { echo "$STATE_DIR/markers/$HOOK.$1.done"; }
-
-# status RC BUDGET: what an exit status means.
-status() {
-  case $1 in
-  0) echo ok ;;
-  124 | 137) echo "timed out after $2s, killed" ;;
-  *) echo "failed with exit status $1" ;;
-  esac
-}
 
 # run_module INDEX NAME USER BUDGET: run one module to completion or to its budget; sets RC.
 run_module() {
@@ -121,21 +112,24 @@ run_module() {
   # Whatever still holds the module's output (a process it left running) gets LOG_DRAIN seconds.
   { sleep "$LOG_DRAIN"; kill -TERM "$reader"; } </dev/null >/dev/null 2>&1 &
   watchdog=$!
-  wait "$reader" || log "$2" "output still open ${LOG_DRAIN}s after its end: no longer logged"
+  wait "$reader" || log "$2" "output still open ${LOG_DRAIN}s after its end: cut"
   kill "$watchdog" 2>/dev/null
   rm -f "$fifo"
 }
 
-# run INDEX NAME USER BUDGET [PREFIX]: run_module between a start line and an end line (exit status and
-# duration, E milliseconds), both flushed to the persisted log at once; sets RC.
+# run INDEX NAME USER BUDGET [PREFIX]: run_module between a start line and an end line (what the exit status
+# means, the status, the duration; E milliseconds), both flushed to the persisted log at once; sets RC.
 run() {
-  local start
+  local start s
   start=$(now_ms)
   log "$2" "${5-}start: user $3, budget $4s"
   flush
   run_module "$@"
   E=$(($(now_ms)-start))
-  log "$2" "${5-}end: $(status $RC "$4"), exit $RC, $((E/1000)).$(printf %03d $((E%1000)))s"
+  s="failed with exit status $RC"
+  ((RC)) || s=ok
+  ((RC!=124&&RC!=137)) || s="timed out after $4s, killed"
+  log "$2" "${5-}end: $s, exit $RC, $((E/1000)).$(printf %03d $((E%1000)))s"
   flush
 }
 
@@ -144,7 +138,7 @@ run_hook() {
   hook_start=$(now_ms)
   deadline=$((hook_start+HOOK_BUDGET*1000))
   total=$(wc -l <"$PLAN")
-  log runner "hook start: $total modules, budget ${HOOK_BUDGET}s, log $USER_LOG"
+  log runner "hook start: $total modules, log $USER_LOG"
   while IFS=$'\t' read -r index name user mode budget; do
     if [ "$mode" = background ]; then
       "${AS_USER[@]}" rm -f "$(marker "$name")" 2>/dev/null
@@ -152,7 +146,7 @@ run_hook() {
       log "$name" "started in background (pid $!, user $user, budget ${budget}s), log $ROOT_LOG_DIR/$HOOK.$name.log"
       background=$((background+1))
     elif (($(now_ms)+budget*1000>deadline)); then
-      log "$name" "skipped: its ${budget}s would pass the hook's deadline"
+      log "$name" "skipped: ${budget}s past the hook's deadline"
       failed=$((failed+1)) names+=" $name"
     else
       run "$index" "$name" "$user" "$budget"
@@ -167,7 +161,7 @@ run_hook() {
 if [ -n "${3-}" ]; then
   # the detached child of a background module
   run "${@:3}" "background "
-  echo "exit=$RC seconds=$((E/1000)) finished=$(date +%FT%TZ)" | append "$(marker "$4")" || log "$4" "no completion marker written"
+  echo "exit=$RC seconds=$((E/1000)) finished=$(date +%FT%TZ)" | append "$(marker "$4")" || log "$4" "marker not written"
 else
   run_hook
 fi

@@ -355,7 +355,7 @@ def test_kernels_without_an_envs_dir(sandbox: Sandbox) -> None:
     invalid = run_module(sandbox, conda_env_kernels())
     assert invalid.returncode == 0
     assert invalid.lines == [
-        "no spaces please: skipped: not a kernel name (A-Za-z0-9._- only)",
+        "no spaces please: skipped: not a kernel name",
         "kernels: 0 registered, 1 skipped, 0 failed",
     ]
     assert tool_calls(sandbox) == []
@@ -395,7 +395,7 @@ def test_ssm_agent_absent_on_systemd_is_logged(sandbox: Sandbox) -> None:
     systemd(sandbox, agent=False)
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["no amazon-ssm-agent unit: nothing to stop"]
+    assert result.lines == ["no amazon-ssm-agent unit"]
     assert [c[1] for c in sandbox.calls("systemctl")] == ["show"]
 
 
@@ -477,7 +477,7 @@ def test_dotfolders_are_moved_once_linked_and_ssh_is_private(sandbox: Sandbox) -
     assert first.lines == [
         ".config: created and linked to SageMaker/.persisted-home/.config",
         ".ssh: moved and linked to SageMaker/.persisted-home/.ssh",
-        ".ssh: modes 700 (directories), 600 (files), 644 (*.pub)",
+        ".ssh: private (700, 600, *.pub 644)",
     ]
     store = sandbox.persist / ".persisted-home"
     assert mode_of(store) == 0o700
@@ -515,7 +515,7 @@ def test_dotfolders_merge_without_overwriting_when_both_exist(sandbox: Sandbox) 
     (home_aws / "cli" / "alias").write_text("new\n")
     result = run_module(sandbox, persist_dotfolders(folders=[".aws"], persisted_dir="state"))
     assert result.returncode == 0, result.output
-    assert result.lines == [".aws: merged into the persisted copy and linked to SageMaker/state/.aws"]
+    assert result.lines == [".aws: merged and linked to SageMaker/state/.aws"]
     assert os.readlink(home_aws) == "SageMaker/state/.aws"
     assert (kept / "config").read_text() == "kept\n"
     assert (kept / "cli" / "alias").read_text() == "new\n"
@@ -537,7 +537,7 @@ def test_dotfolders_replace_a_foreign_link_and_leave_a_file_alone(sandbox: Sandb
 # -- persisted_bin_on_path ---------------------------------------------------------------------------
 
 PROFILE_BIN = (
-    f"# SageMaker lifecycle module persisted-bin-on-path: {REAL_PERSIST}/tools/bin on ec2-user's PATH (never root's)\n"
+    "# SageMaker lifecycle: persisted-bin-on-path\n"
     + f"""if [ "$(id -un 2>/dev/null)" = ec2-user ]; then
   case ":$PATH:" in *":{REAL_PERSIST}/tools/bin:"*) ;; *) PATH="$PATH:{REAL_PERSIST}/tools/bin" ;; esac
 fi
