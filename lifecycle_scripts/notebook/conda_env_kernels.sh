@@ -8,37 +8,36 @@
 # the others are still registered (the module then exits 1 so that the runner reports it).
 set -euo pipefail
 
-envs="$PERSIST_DIR/$ENVS_DIR"
-real_envs="${envs#"$LCC_ROOT"}"
+envs=$PERSIST_DIR/$ENVS_DIR
 if [ ! -d "$envs" ]; then
-  echo "no environments: $real_envs does not exist; nothing to register"
+  echo "no ${envs#"$LCC_ROOT"}: no kernels"
   exit 0
 fi
 
-registered=0 skipped=0 failed=0
+ok=0 skipped=0 failed=0
 for dir in "$envs"/*/; do
   [ -d "$dir" ] || continue
-  dir="${dir%/}"
-  name="${dir##*/}"
-  python="$dir/bin/python"
+  dir=${dir%/}
+  name=${dir##*/}
+  python=$dir/bin/python
+  display="$DISPLAY_PREFIX ($name)"
   if [[ ! $name =~ ^[A-Za-z0-9._-]+$ ]]; then
-    echo "$name: skipped: not a valid kernel name (letters, digits, '.', '_' and '-' only)"
-    skipped=$((skipped+1))
+    echo "$name: skipped: not a kernel name"
   elif [ ! -x "$python" ]; then
     echo "$name: skipped: no bin/python"
-    skipped=$((skipped+1))
   elif ! timeout 30 "$python" -c 'import ipykernel' >/dev/null 2>&1; then
-    echo "$name: skipped: no ipykernel (install it in the environment to get a kernel)"
-    skipped=$((skipped+1))
-  elif output=$(timeout 30 "$python" -m ipykernel install --user --name "$name" \
-    --display-name "$DISPLAY_PREFIX ($name)" 2>&1); then
-    echo "$name: kernel registered as \"$DISPLAY_PREFIX ($name)\""
-    registered=$((registered+1))
+    echo "$name: skipped: no ipykernel"
+  elif out=$(timeout 30 "$python" -m ipykernel install --user --name "$name" --display-name "$display" 2>&1); then
+    echo "$name: kernel \"$display\""
+    ok=$((ok+1))
+    continue
   else
-    echo "$name: FAILED to register the kernel: ${output//$'\n'/ | }"
+    echo "$name: FAILED: ${out//$'\n'/ | }"
     failed=$((failed+1))
+    continue
   fi
+  skipped=$((skipped+1))
 done
 
-echo "kernels from $real_envs: $registered registered, $skipped skipped, $failed failed"
-[ "$failed" -eq 0 ]
+echo "kernels: $ok registered, $skipped skipped, $failed failed"
+((failed==0))

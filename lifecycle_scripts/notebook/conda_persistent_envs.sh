@@ -7,91 +7,47 @@
 # so a second run leaves it byte for byte the same.
 set -euo pipefail
 
-condarc="$NB_HOME/.condarc"
-real_home="${NB_HOME#"$LCC_ROOT"}"
-real_persist="${PERSIST_DIR#"$LCC_ROOT"}"
-
-# first_in KEY PATH: copy stdin to stdout with PATH the first entry of the top-level list KEY
-# (block or flow style), other entries kept in order, duplicates (also '~/...' spellings) dropped.
-first_in() {
-  awk -v key="$1" -v want="$2" -v home="$real_home" '
-    function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
-    function norm(s) {
-      s = trim(s)
-      if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
-      if (s == "~" || s ~ /^~\//) s = home substr(s, 2)
-      if (s != "/") sub(/\/+$/, "", s)
-      return s
-    }
-    function add(s) { s = trim(s); if (s != "") items[++n] = s }
-    function emit(   i, k) {
-      print key ":"
-      print "  - " want
-      seen[want] = 1
-      for (i = 1; i <= n; i++) {
-        k = norm(items[i])
-        if (!(k in seen)) { seen[k] = 1; print "  - " items[i] }
-      }
-      for (i = 0; i < blanks; i++) print ""
-      blanks = 0
-      done = 1
-    }
-    inblock && /^[ \t]*$/ { blanks++; next }
-    inblock && /^[ \t]+#/ { next }
-    inblock && /^[ \t]*-([ \t]|$)/ {
-      item = $0
-      sub(/^[ \t]*-[ \t]*/, "", item)
-      sub(/[ \t]+#.*$/, "", item)
-      add(item)
-      next
-    }
-    inblock && /^[ \t]/ { next }
-    inblock { inblock = 0; emit() }
-    !done && $0 ~ ("^" key "[ \t]*:") {
-      rest = $0
-      sub("^" key "[ \t]*:[ \t]*", "", rest)
-      sub(/[ \t]+#.*$/, "", rest)
-      rest = trim(rest)
-      if (rest ~ /^\[.*\]$/) {
-        m = split(substr(rest, 2, length(rest) - 2), parts, ",")
-        for (i = 1; i <= m; i++) add(parts[i])
-        emit()
-      } else if (rest != "" && rest != "null" && rest != "~") {
-        add(rest)
-        emit()
-      } else {
-        inblock = 1
-      }
-      next
-    }
-    { print }
-    END { if (!done) emit() }
-  '
-}
-
+condarc=$NB_HOME/.condarc
+home=${NB_HOME#"$LCC_ROOT"}
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.next"' EXIT
-if [ -f "$condarc" ]; then cat "$condarc" >"$tmp"; fi
+[ ! -f "$condarc" ] || cat "$condarc" >"$tmp"
 
-set_first() {  # set_first KEY RELATIVE_DIR
-  local real="$real_persist/$2"
+# first KEY DIR: DIR (relative to the persisted volume; created) made the first entry of the top-level
+# list KEY of $tmp (block or flow style), other entries kept in order, duplicates (also '~/...' spellings,
+# quoted or with a trailing slash) dropped. In a block, comments and nested lines go, blank lines move
+# after it. The awk program travels as written (kept short): t trims, a adds an item, e emits the list.
+first() {
+  local dir=${PERSIST_DIR#"$LCC_ROOT"}/$2
   mkdir -p "$PERSIST_DIR/$2"
-  first_in "$1" "$real" <"$tmp" >"$tmp.next"
+  awk -v key="$1" -v want="$dir" -v home="$home" '
+function t(s){sub(/^[ \t]+/,"",s);sub(/[ \t]+$/,"",s);return s}
+function a(s){s=t(s);if(s!="")v[++n]=s}
+function e(i,k){print key":\n  - "want;z[want]=1
+for(i=1;i<=n;i++){k=v[i];if(k~/^".*"$|^\047.*\047$/)k=substr(k,2,length(k)-2)
+if(k=="~"||k~/^~\//)k=home substr(k,2);if(k!="/")sub(/\/+$/,"",k)
+if(!(k in z)){z[k]=1;print "  - "v[i]}}
+for(;l>0;l--)print "";d=1}
+b&&/^[ \t]*$/{l++;next}
+b&&/^[ \t]*-([ \t]|$)/{s=$0;sub(/^[ \t]*-[ \t]*/,"",s);sub(/[ \t]+#.*$/,"",s);a(s);next}
+b&&/^[ \t]/{next}
+b{b=0;e()}
+!d&&$0~"^"key"[ \t]*:"{s=$0;sub("^"key"[ \t]*:","",s);sub(/[ \t]+#.*$/,"",s);s=t(s)
+if(s~/^\[.*\]$/){m=split(substr(s,2,length(s)-2),p,",");for(i=1;i<=m;i++)a(p[i]);e()}
+else if(s!=""&&s!="null"&&s!="~"){a(s);e()}else b=1;next}
+1
+END{if(!d)e()}' "$tmp" >"$tmp.next"
   mv -f "$tmp.next" "$tmp"
-  echo "$1: $real first (directory present)"
+  echo "$1: $dir first"
 }
 
-set_first envs_dirs "$ENVS_DIR"
-if [ -n "$PKGS_DIR" ]; then
-  set_first pkgs_dirs "$PKGS_DIR"
-else
-  echo "pkgs_dirs: left as it is (no persisted package cache requested)"
-fi
+first envs_dirs "$ENVS_DIR"
+if [ -n "$PKGS_DIR" ]; then first pkgs_dirs "$PKGS_DIR"; else echo "pkgs_dirs: left as it is"; fi
 
 if [ -f "$condarc" ] && cmp -s "$tmp" "$condarc"; then
-  echo "$real_home/.condarc already up to date; not rewritten"
+  echo "$home/.condarc already up to date"
 else
   # Written in place (not replaced), so a .condarc that is a link to the persisted volume stays one.
   cat "$tmp" >"$condarc"
-  echo "$real_home/.condarc updated"
+  echo "$home/.condarc updated"
 fi

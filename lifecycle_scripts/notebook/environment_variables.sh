@@ -13,49 +13,44 @@
 # No systemd, no jupyter-server unit or a failing systemctl: logged, and the module still succeeds.
 set -euo pipefail
 
-unit=jupyter-server.service
-changed=""
+u=jupyter-server.service
+c=""
 
-# put SOURCE TARGET: copy when different, and add TARGET's name to $changed.
+# put SOURCE TARGET: copy when different, and note the change in $c.
 put() {
-  local target="$LCC_ROOT$2" tmp
-  mkdir -p "${target%/*}"
-  if [ -f "$target" ] && [ ! -L "$target" ] && cmp -s "$MODULE_DIR/files/$1" "$target"; then
-    chmod 0644 "$target"
+  local t=$LCC_ROOT$2 tmp
+  mkdir -p "${t%/*}"
+  if [ -f "$t" ] && [ ! -L "$t" ] && cmp -s "$MODULE_DIR/files/$1" "$t"; then
+    chmod 0644 "$t"
   else
-    tmp=$(mktemp "$target.XXXXXX")
+    tmp=$(mktemp "$t.XXXXXX")
     cat "$MODULE_DIR/files/$1" >"$tmp"
     chmod 0644 "$tmp"
-    mv -f "$tmp" "$target"
-    changed+=" ${2##*/}"
+    mv -f "$tmp" "$t"
+    c=1
   fi
 }
 
 put environment.sh "/etc/profile.d/$FILE_NAME"
-if [ -n "$changed" ]; then
-  echo "/etc/profile.d/$FILE_NAME written ($VARIABLE_NAMES, for login shells)"
-else
-  echo "/etc/profile.d/$FILE_NAME already up to date ($VARIABLE_NAMES)"
-fi
-changed=""
-put jupyter-server.conf "/etc/systemd/system/$unit.d/50-sagemaker-lifecycle-environment.conf"
-reload=$changed
+m="already up to date"
+[ -z "$c" ] || m=written
+echo "/etc/profile.d/$FILE_NAME $m ($VARIABLE_NAMES)"
+c=""
+put jupyter-server.conf "/etc/systemd/system/$u.d/50-sagemaker-lifecycle-environment.conf"
+reload=$c
 put jupyter-server.env /etc/sagemaker-lifecycle/jupyter-server.env
-if [ -z "$changed" ]; then
-  echo "$unit environment up to date; no restart"
+if [ -z "$c" ]; then
+  echo "$u environment up to date; no restart"
   exit 0
 fi
-echo "written:$changed"
 
 sc() { timeout 8 systemctl "$@"; }
-if [ ! -d "$LCC_ROOT/run/systemd/system" ] || ! command -v systemctl >/dev/null; then
-  echo "no systemd: only login shells get the values"
-elif [ "$(sc show -p LoadState "$unit" 2>/dev/null || true)" != LoadState=loaded ]; then
-  echo "no $unit: only login shells get the values"
+if [ ! -d "$LCC_ROOT/run/systemd/system" ] || [ "$(sc show -p LoadState $u 2>/dev/null)" != LoadState=loaded ]; then
+  echo "no systemd $u: only login shells get the values"
 elif [ -n "$reload" ] && ! sc daemon-reload; then
-  echo "warning: daemon-reload failed; Jupyter gets the values after a reload and restart"
-elif ! sc --no-block try-restart "$unit"; then
-  echo "warning: try-restart failed; Jupyter gets the values at its next start"
+  echo "warning: daemon-reload failed"
+elif ! sc --no-block try-restart $u; then
+  echo "warning: try-restart failed"
 else
-  echo "$unit restart requested (--no-block try-restart): kernels get $VARIABLE_NAMES"
+  echo "$u try-restart requested: kernels get $VARIABLE_NAMES"
 fi

@@ -9,6 +9,7 @@ tries is done with its own permissions, not simulated.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import shutil
@@ -70,9 +71,8 @@ def as_user(script: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_installs_a_root_owned_cron_entry_once(sandbox: Sandbox) -> None:
-    (sandbox.root / "var" / "spool" / "cron" / NB_USER).write_text(
-        f"0 3 * * * echo nightly\n*/5 * * * * /home/ec2-user/anaconda3/python /old/autostop.py {MARKER}\n"
-    )
+    user_crontab = f"0 3 * * * echo nightly\n*/5 * * * * /home/ec2-user/anaconda3/python /old/autostop.py {MARKER}\n"
+    (sandbox.root / "var" / "spool" / "cron" / NB_USER).write_text(user_crontab)
     first = run_module(sandbox, idle_autostop(dry_run=True))
     assert first.returncode == 0, first.output
     program = sandbox.root / PROGRAM
@@ -89,18 +89,42 @@ def test_installs_a_root_owned_cron_entry_once(sandbox: Sandbox) -> None:
         str(sandbox.home / "IDLE-SHUTDOWN-NOTICE.txt")
     )
     assert not any("/home/" in w or "anaconda3" in w for w in words[:3])
-    # the former line left the user's crontab, their own line stayed
-    assert (sandbox.root / "var" / "spool" / "cron" / NB_USER).read_text() == "0 3 * * * echo nightly\n"
-    assert first.lines[0] == "program /usr/local/lib/sagemaker-lifecycle/autostop.py installed (root-owned, 0644)"
-    assert first.lines[1].startswith("interpreter: /usr/bin/python3 -I (root-owned); AWS through botocore ")
-    assert first.lines[-2].startswith("cron entry /etc/cron.d/sagemaker-lifecycle-autostop set (root): */5 * * * *")
-    assert first.lines[-1] == f"removed the former line from the crontab of {NB_USER}"
+    values = dict(itertools.pairwise(words))
+    assert [values[f"--{o}"] for o in ("idle-minutes", "grace-minutes", "jupyter-url", "cpu-percent")] == [
+        "60",
+        "15",
+        "https://localhost:8443",
+        "30",
+    ]
+    assert [values[f"--{o}"] for o in ("gpu-percent", "deadline-seconds", "state-dir")] == [
+        "10",
+        "120",
+        str(sandbox.root / "var/lib/sagemaker-lifecycle/autostop"),
+    ]
+    assert "--verify-tls" not in words and "--ignore-connections" not in words
+    # The user's crontab (on the root volume, reset at every start) is neither used nor changed: a line of an
+    # earlier version cannot survive a restart, and the hook only runs at a start.
+    assert (sandbox.root / "var" / "spool" / "cron" / NB_USER).read_text() == user_crontab
+    assert first.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py installed"
+    assert first.lines[1].startswith("interpreter: /usr/bin/python3 -I; AWS through botocore ")
+    assert first.lines[-1] == "/etc/cron.d/sagemaker-lifecycle-autostop installed"
     before = sandbox.snapshot(exclude=("var/log",))
     second = run_module(sandbox, idle_autostop(dry_run=True))
     assert second.returncode == 0, second.output
-    assert second.lines[0] == "program /usr/local/lib/sagemaker-lifecycle/autostop.py already up to date"
-    assert second.lines[-1].startswith("cron entry /etc/cron.d/sagemaker-lifecycle-autostop already up to date")
+    assert second.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py already up to date"
+    assert second.lines[-1] == "/etc/cron.d/sagemaker-lifecycle-autostop already up to date"
     assert sandbox.snapshot(exclude=("var/log",)) == before
+    # an older entry and a program that is a link (to the same text) are replaced by regular root-owned files
+    (sandbox.root / CRON_FILE).write_text("*/5 * * * * root /old/command\n")
+    (sandbox.base / "elsewhere.py").write_bytes(program.read_bytes())
+    program.unlink()
+    program.symlink_to(sandbox.base / "elsewhere.py")
+    third = run_module(sandbox, idle_autostop(dry_run=True))
+    assert third.returncode == 0, third.output
+    assert third.lines[0] == "/usr/local/lib/sagemaker-lifecycle/autostop.py installed"
+    assert third.lines[-1] == "/etc/cron.d/sagemaker-lifecycle-autostop installed"
+    assert sandbox.snapshot(exclude=("var/log",)) == before
+    assert not list((sandbox.root / CRON_FILE).parent.glob("*.new")) and not list(program.parent.glob("*.new"))
 
 
 def test_options_reach_the_cron_line(sandbox: Sandbox) -> None:
@@ -131,11 +155,21 @@ def test_no_root_owned_python_is_not_scheduled(sandbox: Sandbox, tmp_path: Path)
     planted.chmod(0o777)
     result = run_module(sandbox, idle_autostop())
     assert result.returncode == 1, result.output
-    assert result.lines[-1] == (
-        "NOT scheduled: no root-owned python3 that reaches AWS (botocore or a root-owned AWS CLI): "
-        f"{planted} is not root-owned or is writable by others: not run"
-    )
+    assert result.lines[-1] == f"NOT scheduled: {planted} missing, not root-owned or writable by others"
     assert not marker.exists() and not (sandbox.root / CRON_FILE).exists()
+
+
+def test_a_root_owned_python_that_does_not_reach_aws_is_not_scheduled(sandbox: Sandbox) -> None:
+    (sandbox.root / "usr" / "bin" / "python3").unlink()
+    python = sandbox.root / "usr" / "bin" / "python3"
+    python.write_text("#!/bin/sh\necho 'autostop: no botocore and no root-owned AWS CLI'\nexit 1\n")
+    python.chmod(0o755)
+    result = run_module(sandbox, idle_autostop())
+    assert result.returncode == 1, result.output
+    assert result.lines[-1] == (
+        f"NOT scheduled: {python} does not reach AWS: autostop: no botocore and no root-owned AWS CLI"
+    )
+    assert not (sandbox.root / CRON_FILE).exists()
 
 
 def test_starts_crond_when_systemd_has_it_stopped(sandbox: Sandbox) -> None:
@@ -143,7 +177,7 @@ def test_starts_crond_when_systemd_has_it_stopped(sandbox: Sandbox) -> None:
     sandbox.add_fake("systemctl", 'if [ "$1" = is-active ]; then exit 3; fi')
     result = run_module(sandbox, idle_autostop())
     assert result.returncode == 0, result.output
-    assert "crond was not running; started it" in result.lines
+    assert "crond started" in result.lines
 
 
 def test_the_notebook_user_cannot_stop_the_next_check(sandbox: Sandbox) -> None:

@@ -288,7 +288,7 @@ def test_condarc_keeps_other_keys_and_entries_and_never_duplicates(sandbox: Sand
     second = run_module(sandbox, conda_persistent_envs())
     assert second.returncode == 0, second.output
     assert condarc.read_text() == expected
-    assert second.lines[-1] == f"{REAL_HOME}/.condarc already up to date; not rewritten"
+    assert second.lines[-1] == f"{REAL_HOME}/.condarc already up to date"
 
 
 def test_condarc_without_pkgs_dir_and_with_a_scalar_entry(sandbox: Sandbox) -> None:
@@ -297,7 +297,7 @@ def test_condarc_without_pkgs_dir_and_with_a_scalar_entry(sandbox: Sandbox) -> N
     result = run_module(sandbox, conda_persistent_envs(envs_dir="conda/envs", pkgs_dir=None))
     assert result.returncode == 0, result.output
     assert condarc.read_text() == f"envs_dirs:\n  - {REAL_PERSIST}/conda/envs\n  - /opt/envs\npkgs_dirs:\n  - /cache\n"
-    assert "pkgs_dirs: left as it is (no persisted package cache requested)" in result.lines
+    assert "pkgs_dirs: left as it is" in result.lines
     assert not (sandbox.persist / ".conda").exists()
 
 
@@ -326,12 +326,12 @@ def test_kernels_are_registered_for_envs_with_ipykernel_and_a_broken_env_does_no
     result = run_module(sandbox, conda_env_kernels(display_prefix="Team"))
     assert result.returncode == 1, result.output
     assert result.lines == [
-        'a-good: kernel registered as "Team (a-good)"',
-        "b-broken: FAILED to register the kernel: Traceback: simulated failure | line two",
-        'c.good_too: kernel registered as "Team (c.good_too)"',
-        "d-no-ipykernel: skipped: no ipykernel (install it in the environment to get a kernel)",
+        'a-good: kernel "Team (a-good)"',
+        "b-broken: FAILED: Traceback: simulated failure | line two",
+        'c.good_too: kernel "Team (c.good_too)"',
+        "d-no-ipykernel: skipped: no ipykernel",
         "e-no-python: skipped: no bin/python",
-        f"kernels from {REAL_PERSIST}/.conda/envs: 2 registered, 2 skipped, 1 failed",
+        "kernels: 2 registered, 2 skipped, 1 failed",
     ]
     kernels = sandbox.home / ".local" / "share" / "jupyter" / "kernels"
     assert sorted(p.name for p in kernels.iterdir()) == ["a-good", "c.good_too"]
@@ -347,7 +347,18 @@ def test_kernels_are_registered_for_envs_with_ipykernel_and_a_broken_env_does_no
 def test_kernels_without_an_envs_dir(sandbox: Sandbox) -> None:
     result = run_module(sandbox, conda_env_kernels())
     assert result.returncode == 0
-    assert result.lines == [f"no environments: {REAL_PERSIST}/.conda/envs does not exist; nothing to register"]
+    assert result.lines == [f"no {REAL_PERSIST}/.conda/envs: no kernels"]
+    (sandbox.persist / ".conda" / "envs").mkdir(parents=True)
+    empty = run_module(sandbox, conda_env_kernels())
+    assert (empty.returncode, empty.lines) == (0, ["kernels: 0 registered, 0 skipped, 0 failed"])
+    fake_python(sandbox, sandbox.persist / ".conda" / "envs" / "no spaces please" / "bin" / "python")
+    invalid = run_module(sandbox, conda_env_kernels())
+    assert invalid.returncode == 0
+    assert invalid.lines == [
+        "no spaces please: skipped: not a kernel name",
+        "kernels: 0 registered, 1 skipped, 0 failed",
+    ]
+    assert tool_calls(sandbox) == []
 
 
 # -- stop_ssm_agent ----------------------------------------------------------------------------------
@@ -372,7 +383,7 @@ def test_ssm_agent_on_systemd_is_stopped_and_disabled(sandbox: Sandbox) -> None:
     systemd(sandbox)
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0, result.output
-    assert result.lines == ["systemd: amazon-ssm-agent stopped", "systemd: amazon-ssm-agent disabled"]
+    assert result.lines == ["amazon-ssm-agent: stop done", "amazon-ssm-agent: disable done"]
     assert [c[1:] for c in sandbox.calls("systemctl")] == [
         ["stop", "amazon-ssm-agent"],
         ["disable", "amazon-ssm-agent"],
@@ -384,7 +395,7 @@ def test_ssm_agent_absent_on_systemd_is_logged(sandbox: Sandbox) -> None:
     systemd(sandbox, agent=False)
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["systemd: no amazon-ssm-agent unit; nothing to stop"]
+    assert result.lines == ["no amazon-ssm-agent unit"]
     assert [c[1] for c in sandbox.calls("systemctl")] == ["show"]
 
 
@@ -394,9 +405,9 @@ def test_ssm_agent_on_al2023_is_stopped_disabled_and_uninstalled_with_dnf(sandbo
     result = run_module(sandbox, stop_ssm_agent(uninstall=True))
     assert result.returncode == 0, result.output
     assert result.lines == [
-        "systemd: amazon-ssm-agent stopped",
-        "systemd: amazon-ssm-agent disabled",
-        "amazon-ssm-agent uninstalled with dnf",
+        "amazon-ssm-agent: stop done",
+        "amazon-ssm-agent: disable done",
+        "amazon-ssm-agent uninstalled",
     ]
     assert [c[0] for c in sandbox.calls()] == ["systemctl", "systemctl", "rpm", "dnf"]
     assert "initctl" not in (sandbox.base / "modules" / "stop-ssm-agent" / "run").read_text()
@@ -407,35 +418,36 @@ def test_an_upstart_layout_is_not_used_any_more(sandbox: Sandbox) -> None:
     (sandbox.root / "etc" / "init" / "amazon-ssm-agent.conf").write_text("exec /usr/bin/amazon-ssm-agent\n")
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["no systemd found; amazon-ssm-agent not stopped"]
+    assert result.lines == ["no systemd: amazon-ssm-agent not stopped"]
     assert sandbox.calls("initctl") == [] and not (sandbox.root / "etc" / "init" / "amazon-ssm-agent.override").exists()
 
 
 def test_ssm_agent_without_any_init_system_is_logged(sandbox: Sandbox) -> None:
     result = run_module(sandbox, stop_ssm_agent())
     assert result.returncode == 0
-    assert result.lines == ["no systemd found; amazon-ssm-agent not stopped"]
+    assert result.lines == ["no systemd: amazon-ssm-agent not stopped"]
     assert sandbox.calls("systemctl") == sandbox.calls("initctl") == []
 
 
-def test_ssm_agent_is_uninstalled_offline_with_dnf_then_yum(sandbox: Sandbox) -> None:
+def test_ssm_agent_is_uninstalled_offline_with_dnf_only(sandbox: Sandbox) -> None:
     systemd(sandbox)
     sandbox.add_fake("rpm", "exit 0")  # installed
     result = run_module(sandbox, stop_ssm_agent(uninstall=True))
     assert result.returncode == 0, result.output
-    assert result.lines[-1] == "amazon-ssm-agent uninstalled with dnf"
+    assert result.lines[-1] == "amazon-ssm-agent uninstalled"
     assert [c[1:] for c in sandbox.calls("dnf")] == [["-y", "-q", "--disablerepo=*", "remove", "amazon-ssm-agent"]]
-    if shutil.which("dnf") is None:  # without the fake dnf, yum is used
+    if shutil.which("dnf") is None:  # AL2023 always has dnf; yum (Amazon Linux 2's) is not a fallback any more
         (sandbox.bin / "dnf").unlink()
         result = run_module(sandbox, stop_ssm_agent(uninstall=True))
-        assert result.lines[-1] == "amazon-ssm-agent uninstalled with yum"
-        assert [c[1:] for c in sandbox.calls("yum")] == [["-y", "-q", "--disablerepo=*", "remove", "amazon-ssm-agent"]]
+        assert result.returncode == 1
+        assert result.lines[-1] == "dnf could not remove amazon-ssm-agent"
+        assert sandbox.calls("yum") == []
 
 
 def test_ssm_agent_not_installed_is_not_uninstalled(sandbox: Sandbox) -> None:
     result = run_module(sandbox, stop_ssm_agent(uninstall=True))  # the fake rpm says: not installed
     assert result.returncode == 0
-    assert result.lines[-1] == "amazon-ssm-agent package not installed; nothing to uninstall"
+    assert result.lines[-1] == "amazon-ssm-agent not installed: nothing to uninstall"
     assert sandbox.calls("dnf") == sandbox.calls("yum") == []
 
 
@@ -463,9 +475,9 @@ def test_dotfolders_are_moved_once_linked_and_ssh_is_private(sandbox: Sandbox) -
     first = run_module(sandbox, persist_dotfolders())
     assert first.returncode == 0, first.output
     assert first.lines == [
-        ".config: created on the persisted volume and linked (SageMaker/.persisted-home/.config)",
-        ".ssh: moved to the persisted volume and linked (SageMaker/.persisted-home/.ssh)",
-        ".ssh: permissions set (directories 700, files 600, public keys 644)",
+        ".config: created and linked to SageMaker/.persisted-home/.config",
+        ".ssh: moved and linked to SageMaker/.persisted-home/.ssh",
+        ".ssh: private (700, 600, *.pub 644)",
     ]
     store = sandbox.persist / ".persisted-home"
     assert mode_of(store) == 0o700
@@ -503,7 +515,7 @@ def test_dotfolders_merge_without_overwriting_when_both_exist(sandbox: Sandbox) 
     (home_aws / "cli" / "alias").write_text("new\n")
     result = run_module(sandbox, persist_dotfolders(folders=[".aws"], persisted_dir="state"))
     assert result.returncode == 0, result.output
-    assert result.lines == [".aws: merged new entries into the persisted copy and linked (SageMaker/state/.aws)"]
+    assert result.lines == [".aws: merged and linked to SageMaker/state/.aws"]
     assert os.readlink(home_aws) == "SageMaker/state/.aws"
     assert (kept / "config").read_text() == "kept\n"
     assert (kept / "cli" / "alias").read_text() == "new\n"
@@ -515,7 +527,7 @@ def test_dotfolders_replace_a_foreign_link_and_leave_a_file_alone(sandbox: Sandb
     result = run_module(sandbox, persist_dotfolders())
     assert result.returncode == 1
     assert result.lines == [
-        ".config: link pointed elsewhere; now linked to SageMaker/.persisted-home/.config",
+        ".config: relinked to SageMaker/.persisted-home/.config",
         f".ssh: {sandbox.home}/.ssh is not a directory; left alone",
     ]
     assert os.readlink(sandbox.home / ".config") == "SageMaker/.persisted-home/.config"
@@ -524,29 +536,27 @@ def test_dotfolders_replace_a_foreign_link_and_leave_a_file_alone(sandbox: Sandb
 
 # -- persisted_bin_on_path ---------------------------------------------------------------------------
 
-PROFILE_BIN = f"""# Written by the SageMaker lifecycle configuration (module persisted-bin-on-path): puts
-# {REAL_PERSIST}/tools/bin on the PATH of ec2-user's login shells (never root's).
-if [ "$(id -un 2>/dev/null)" = "ec2-user" ]; then
-  case ":$PATH:" in
-    *":{REAL_PERSIST}/tools/bin:"*) ;;
-    *) PATH="$PATH:{REAL_PERSIST}/tools/bin"; export PATH ;;
-  esac
+PROFILE_BIN = (
+    "# SageMaker lifecycle: persisted-bin-on-path\n"
+    + f"""if [ "$(id -un 2>/dev/null)" = ec2-user ]; then
+  case ":$PATH:" in *":{REAL_PERSIST}/tools/bin:"*) ;; *) PATH="$PATH:{REAL_PERSIST}/tools/bin" ;; esac
 fi
 """
+)
 
 
 def source_profile(tmp_path: Path, profile: Path, user: str, path: str, times: int = 2) -> str:
-    """PATH after sourcing ``profile`` ``times`` times in a login-like shell of ``user``."""
+    """PATH that a program started by a login-like shell of ``user`` sees, after ``profile`` sourced ``times`` times."""
     fake_bin = write_program(tmp_path / "id-bin" / "id", f"#!/bin/sh\necho {user}\n").parent
     sourcing = "; ".join(['. "$1"'] * times)
     completed = subprocess.run(
-        ["/bin/bash", "-c", f'{sourcing}; printf %s "$PATH"', "profile", str(profile)],
+        ["/bin/bash", "-c", f"{sourcing}; /usr/bin/printenv PATH", "profile", str(profile)],
         env={"PATH": f"{fake_bin}:{path}"},
         capture_output=True,
         text=True,
         check=True,
     )
-    return completed.stdout.removeprefix(f"{fake_bin}:")
+    return completed.stdout.removesuffix("\n").removeprefix(f"{fake_bin}:")
 
 
 def test_persisted_bin_profile_file(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -617,7 +627,7 @@ def test_environment_values_arrive_literally_and_nothing_runs(sandbox: Sandbox, 
     module = environment_variables(variables=values, file_name="team.sh")
     result = run_module(sandbox, module)
     assert result.returncode == 0, result.output
-    assert result.lines[0] == f"/etc/profile.d/team.sh written ({' '.join(sorted(values))}, for login shells)"
+    assert result.lines[0] == f"/etc/profile.d/team.sh written ({' '.join(sorted(values))})"
     profile = sandbox.root / "etc" / "profile.d" / "team.sh"
     assert mode_of(profile) == 0o644
     assert profile.read_bytes() == carried(module)["environment.sh"]
