@@ -402,8 +402,9 @@ class LifecycleBundle:
         if self.target is Target.NOTEBOOK_INSTANCE:
             remedies = (
                 'Remedies: keep the archive in S3, with archiveLocation "s3-asset" in the notebook\'s configuration '
-                '(ArchiveLocation.S3_ASSET), or "auto" to stay inline while it fits (ArchiveLocation.AUTO); the '
-                "instance then needs a route to S3 (PrivateNotebookNetwork has one). Or drop or shrink modules. "
+                '(ArchiveLocation.S3_ASSET), or "auto" to stay inline while it fits and else to keep the scripts '
+                "inline and only the largest carried files in S3 (ArchiveLocation.AUTO); the instance then needs a "
+                "route to S3 (PrivateNotebookNetwork has one). Or drop or shrink modules. "
                 "Move a module to on-create only if what it does outlives a restart: an instance is reset to its "
                 "image at every start, and only /home/ec2-user/SageMaker persists."
             )
