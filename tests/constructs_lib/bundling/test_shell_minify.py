@@ -10,8 +10,8 @@ import pytest
 from constructs_lib import LifecycleBundle, LifecycleConfigError, Module
 from constructs_lib.bundling import bash_check
 from constructs_lib.bundling.bash_check import shfmt_binary
-from constructs_lib.bundling.runner_text import carried_runner, minify_shell
 from constructs_lib.bundling.inspect import files_of
+from constructs_lib.bundling.runner_text import carried_runner, minify_shell
 from constructs_lib.bundling.shell_comments import strip_comment_lines
 from constructs_lib.bundling.shell_minify import minified_if_same_to_bash
 
