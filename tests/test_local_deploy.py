@@ -105,7 +105,8 @@ def test_bootstrap_deploy_check_autostop_and_destroy_against_moto(
         timeout=120,
     )
     assert autostop.returncode == 0, autostop.stdout + autostop.stderr
-    assert "stopping" in autostop.stdout, autostop.stdout
+    requested = f"autostop: stop requested for notebook instance {instance_name}"
+    assert any(line.endswith(requested) for line in autostop.stdout.splitlines()), autostop.stdout
     assert sagemaker.describe_notebook_instance(NotebookInstanceName=instance_name)["NotebookInstanceStatus"] in (
         "Stopping",
         "Stopped",
