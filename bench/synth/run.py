@@ -56,6 +56,8 @@ AUTOSTOP = "idle-autostop"
 CFN_RESOURCE_LIMIT = 500
 CONTEXT = {"@aws-cdk/core:stackResourceLimit": 0}
 TEMPLATE_LIMIT_BYTES = 1_000_000
+WORKER_TIMEOUT_S = 3600
+"""One worker may take this long: 20,000 Studio users take about a minute on idle cores, several on loaded ones."""
 """What aws-cdk-lib warns about (``Template size exceeds limit``), measured on the written template."""
 
 
@@ -818,7 +820,7 @@ def run_worker(job: dict[str, Any], work: Path) -> dict[str, Any]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=WORKER_TIMEOUT_S,
         check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -877,6 +879,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     parser.add_argument("--raw", type=Path, default=Path(__file__).resolve().parent / "results.json")
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from --raw without measuring")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the cases of --raw that this run does not measure (their dates are listed in the report)",
+    )
     args = parser.parse_args()
     if args.worker:
         worker(args.worker)
@@ -935,6 +942,21 @@ def main() -> None:
                     )
     elapsed = time.perf_counter() - began
     info["Load average (1/5/15 min) at start / end"] = f"{load_at_start} / {load_average()}"
+    for runs in results.values():
+        for result in runs:
+            result["date"] = info["Date"]
+    if args.merge and args.raw.exists():
+        saved = json.loads(args.raw.read_text(encoding="utf-8"))
+        for kind, size, variant, runs in saved["results"]:
+            for result in runs:
+                result.setdefault("date", saved["info"]["Date"])
+            results.setdefault((kind, int(size), variant), runs)
+        notebook_sizes = sorted(set(notebook_sizes) | set(saved["notebooks"]))
+        user_sizes = sorted(set(user_sizes) | set(saved["users"]))
+        fleet_sizes = sorted(set(fleet_sizes) | set(saved.get("fleets", [])))
+        args.runs = max(args.runs, saved["runs"])
+        elapsed += saved["elapsed"]
+        info["Earlier cases measured on"] = saved["info"]["Date"]
     kept = {k: v for k, v in literals.items() if not k.endswith("_content") and k != "studio_lifecycle_configs"}
     args.raw.write_text(
         json.dumps(
@@ -974,7 +996,18 @@ def report(
     def same_resources(kind: str, size: int) -> str:
         a = results[(kind, size, "constructs")][0]
         b = results[(kind, size, "plain")][0]
-        return "yes" if a["types"] == b["types"] and a["stacks"] == b["stacks"] else "**no**"
+        if a["types"] == b["types"] and a["stacks"] == b["stacks"]:
+            return "yes"
+        missing = Counter(a["types"]) - Counter(b["types"])
+        extra = Counter(b["types"]) - Counter(a["types"])
+        if (
+            kind == "studio"
+            and a["stacks"] == b["stacks"]
+            and not extra
+            and "AWS::SageMaker::UserProfile" not in missing
+        ):
+            return f"users yes; plain lacks {sum(missing.values())} fixed"
+        return "**no**"
 
     modules = [item["module"] for item in literals["on_start"]]
     all_runs = [r for rs in results.values() for r in rs]
@@ -984,6 +1017,20 @@ def report(
         "",
         f"Produced by `.venv/bin/python bench/synth/run.py` on {info['Date']}, "
         f"{args.runs} runs per size and variant; the whole benchmark took {elapsed / 60:.1f} min.",
+        *(
+            [
+                "",
+                "Measured at different times (`--merge`): "
+                + "; ".join(
+                    f"{kind} {size} {variant}: {', '.join(sorted({r.get('date', info['Date']) for r in rs}))}"
+                    for (kind, size, variant), rs in sorted(results.items())
+                    if {r.get("date", info["Date"]) for r in rs} != {info["Date"]}
+                )
+                + f"; everything else: {info['Date']}.",
+            ]
+            if any(r.get("date", info["Date"]) != info["Date"] for rs in results.values() for r in rs)
+            else []
+        ),
         "",
         "## What is measured",
         "",
@@ -1049,16 +1096,24 @@ def report(
         "userShards = max(1, ceil(users / 200)); every other user overrides the JupyterLab instance type "
         "(like the default config's second user).",
         "",
-        "| users | shards | stacks | resources | same resources | constructs (s) | plain (s) | ratio "
+        "CPU ratio = median (Python + Node CPU seconds) of constructs / the same of plain: on a shared machine it "
+        "moves less with the load than the wall-clock ratio.",
+        "",
+        "| users | shards | stacks | resources | same resources | constructs (s) | plain (s) | ratio | CPU ratio "
         "| largest template (constructs): resources | bytes |",
-        "|--:|--:|--:|--:|:-:|--:|--:|--:|--:|--:|",
+        "|--:|--:|--:|--:|:-:|--:|--:|--:|--:|--:|--:|",
     ]
+
+    def cpu(kind: str, size: int, variant: str) -> float:
+        return med([r["py_cpu"] + r["node_cpu"] for r in results[(kind, size, variant)]])
+
     for n in user_sizes:
         c = results[("studio", n, "constructs")]
         lines.append(
             f"| {n} | {shards_for(n)} | {c[0]['stacks']} | {c[0]['resources']} | {same_resources('studio', n)} "
             f"| {span(walls('studio', n, 'constructs'))} | {span(walls('studio', n, 'plain'))} "
             f"| {med(walls('studio', n, 'constructs')) / med(walls('studio', n, 'plain')):.2f} "
+            f"| {cpu('studio', n, 'constructs') / cpu('studio', n, 'plain'):.2f} "
             f"| {c[0]['largest']['resources']} (`{c[0]['largest']['stack']}`) | {c[0]['largest']['bytes']} |"
         )
 
