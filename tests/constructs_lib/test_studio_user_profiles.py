@@ -21,7 +21,8 @@ from constructs_lib.studio_user_profiles import UserProfileResource, add_user_pr
 from tests.constructs_lib.test_studio_space import World
 
 SETTINGS = StudioUserSettings(
-    jupyter_lab=StudioAppSettings(default_instance_type="ml.m5.large"), storage=SpaceStorage(default_gib=5, maximum_gib=50)
+    jupyter_lab=StudioAppSettings(default_instance_type="ml.m5.large"),
+    storage=SpaceStorage(default_gib=5, maximum_gib=50),
 )
 
 
