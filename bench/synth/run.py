@@ -57,6 +57,10 @@ CFN_RESOURCE_LIMIT = 500
 CONTEXT = {"@aws-cdk/core:stackResourceLimit": 0}
 TEMPLATE_LIMIT_BYTES = 1_000_000
 WORKER_TIMEOUT_S = 3600
+JSII_NODE_HEAP_MIB = 4069
+"""The ``--max-old-space-size`` the jsii runtime (1.x) gives its Node process (seen in ``ps`` during a synth)."""
+MAX_USERS_PER_DOMAIN, MAX_USER_SHARDS, MAX_USERS_PER_SHARD = 40_000, 100, 400
+"""stacks.studio_capacity's limits (the parent process does not import the app); a test keeps them equal."""
 """One worker may take this long: 20,000 Studio users take about a minute on idle cores, several on loaded ones."""
 """What aws-cdk-lib warns about (``Template size exceeds limit``), measured on the written template."""
 
@@ -1308,7 +1312,10 @@ def notes(
         c, p = _slope(results, "studio", a, b, "constructs"), _slope(results, "studio", a, b, "plain")
         out.append(
             f"- Marginal cost per Studio user ({a} to {b}): constructs {c * 1000:.1f} ms, plain {p * 1000:.1f} ms "
-            f"({c / p:.1f}x)."
+            f"({c / p:.2f}x). Since the shard stacks create each profile's L1 directly (`add_user_profile`, under "
+            "the wrapper's former logical ID) and no construct reads an ARN it does not need, a profile costs one jsii "
+            "round trip in both variants (before: three in the constructs: the wrapper construct, its L1, and an "
+            "eager `attr_user_profile_arn` read)."
         )
     out += limit_notes(results, notebook_sizes, user_sizes, literals)
     return out
@@ -1355,6 +1362,23 @@ def limit_notes(
                 if over
                 else ""
             )
+        )
+    if len(user_sizes) >= 2:
+        a, b = user_sizes[-2], user_sizes[-1]
+        rss_a = med([r["node_rss_mib"] for r in results[("studio", a, "constructs")]])
+        rss_b = med([r["node_rss_mib"] for r in results[("studio", b, "constructs")]])
+        per_user = (rss_b - rss_a) / (b - a)
+        full = int(b + (JSII_NODE_HEAP_MIB - rss_b) / per_user) if per_user > 0 else None
+        out.append(
+            f"- **What stops the Studio curve.** At {b:,} users the jsii kernel's Node peaked at {rss_b:.0f} MiB "
+            f"({per_user * 1024:.0f} KiB more per user from {a:,}); jsii starts it with "
+            f"`--max-old-space-size={JSII_NODE_HEAP_MIB}`, so "
+            + (f"its heap would fill near {full:,} users. " if full else "memory does not bound it here. ")
+            + f"Before that, the app stops at {MAX_USERS_PER_DOMAIN:,} users per domain ({MAX_USER_SHARDS} userShards "
+            f"of at most {MAX_USERS_PER_SHARD}: CloudFormation's 500 resources per stack), checked when the "
+            "configuration is parsed, and before that at the account's Service Quotas value of \"Maximum number of "
+            'Studio user profiles allowed per account" (`studioEnvironment.userProfileQuota`, when a team gives it). '
+            "Synth time grows linearly (see the marginal cost), so 40,000 users take about twice the 20,000 time."
         )
     for n in user_sizes:
         r = results[("studio", n, "constructs")][0]

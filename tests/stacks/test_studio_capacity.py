@@ -139,3 +139,17 @@ def test_the_quota_error_reaches_the_cli_as_one_line(tmp_path: Path) -> None:
         "error: studioEnvironment.users: 3 users is over studioEnvironment.userProfileQuota (2), "
     ), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_synth_benchmark_reports_the_same_limits() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("synth_bench", REPO / "bench" / "synth" / "run.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert (bench.MAX_USERS_PER_DOMAIN, bench.MAX_USER_SHARDS, bench.MAX_USERS_PER_SHARD) == (
+        MAX_USERS_PER_DOMAIN,
+        MAX_USER_SHARDS,
+        MAX_USERS_PER_SHARD,
+    )
