@@ -1020,7 +1020,7 @@ def report(
         "# Synth time: the project's constructs versus plain L1s",
         "",
         f"Produced by `.venv/bin/python bench/synth/run.py` on {info['Date']}, "
-        f"{args.runs} runs per size and variant; the whole benchmark took {elapsed / 60:.1f} min.",
+        f"{run_counts(results)} runs per size and variant; the whole benchmark took {elapsed / 60:.1f} min.",
         *(
             [
                 "",
@@ -1268,6 +1268,12 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def run_counts(results: dict[tuple[str, int, str], list[dict[str, Any]]]) -> str:
+    """``2``, or ``1-2`` when merged cases had different numbers of runs."""
+    counts = sorted({len(runs) for runs in results.values()})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
 def _slope(results: dict[tuple[str, int, str], list[dict[str, Any]]], kind: str, a: int, b: int, variant: str) -> float:
     """Marginal seconds per unit between sizes a and b (medians)."""
     wall_a = med([r["wall"] for r in results[(kind, a, variant)]])
@@ -1373,7 +1379,12 @@ def limit_notes(
             f"- **What stops the Studio curve.** At {b:,} users the jsii kernel's Node peaked at {rss_b:.0f} MiB "
             f"({per_user * 1024:.0f} KiB more per user from {a:,}); jsii starts it with "
             f"`--max-old-space-size={JSII_NODE_HEAP_MIB}`, so "
-            + (f"its heap would fill near {full:,} users. " if full else "memory does not bound it here. ")
+            + (
+                f"at that growth its resident memory would reach the limit near {full:,} users (a rough guide: the "
+                "limit is on V8's heap, which is part of the resident memory). "
+                if full
+                else "memory does not bound it here. "
+            )
             + f"Before that, the app stops at {MAX_USERS_PER_DOMAIN:,} users per domain ({MAX_USER_SHARDS} userShards "
             f"of at most {MAX_USERS_PER_SHARD}: CloudFormation's 500 resources per stack), checked when the "
             "configuration is parsed, and before that at the account's Service Quotas value of \"Maximum number of "
