@@ -296,6 +296,7 @@ def parse_studio_config(
         raise ConfigError(f"{path}.userShards: {shards} is out of range; give 1 to {MAX_USER_SHARDS}.")
     users: list[UserSpec] = []
     seen: dict[str, int] = {}
+    sso_names: dict[str, str] = {}  # lower-cased SSO user name -> user, kept as users are read (not rebuilt per user)
     global_tags = parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {}
     for i, item in enumerate(_typed(data.get("users", []), list, f"{path}.users", "a list")):
         where = f"{path}.users[{i}]"
@@ -314,12 +315,12 @@ def parse_studio_config(
                 name=name,
                 apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types, USER_PROFILE),
                 storage=_storage(spec["storage"], f"{where}.storage") if "storage" in spec else None,
-                sso_user_name=parse_sso_user_name(
-                    spec, where, auth, {u.sso_user_name.lower(): u.name for u in users if u.sso_user_name}
-                ),
+                sso_user_name=parse_sso_user_name(spec, where, auth, sso_names),
                 tags=parse_user_tags(spec, where, global_tags),
             )
         )
+        if users[-1].sso_user_name:
+            sso_names[users[-1].sso_user_name.lower()] = name
     quota = parse_user_profile_quota(data, path)
     check_user_capacity([user.name for user in users], shards, quota, path)
     team = _team_file_system(data["teamFileSystem"], f"{path}.teamFileSystem") if "teamFileSystem" in data else None

@@ -153,3 +153,17 @@ def test_the_synth_benchmark_reports_the_same_limits() -> None:
         MAX_USER_SHARDS,
         MAX_USERS_PER_SHARD,
     )
+
+
+def test_twenty_thousand_sso_users_parse_in_linear_time() -> None:
+    raw = config(0, authMode="SSO", userShards=100, userProfileQuota=20_000)
+    raw["users"] = [{"name": f"user-{i:05d}", "ssoUserName": f"user{i}@example.com"} for i in range(20_000)]
+    started = time.monotonic()
+    parsed = parse_studio_config(raw)
+    assert time.monotonic() - started < 5  # the SSO duplicate check once rebuilt a map per user (quadratic)
+    assert len(parsed.users) == 20_000
+    raw["users"].append({"name": "late", "ssoUserName": "USER7@example.com"})
+    with pytest.raises(
+        ConfigError, match=r"users\[20000\].ssoUserName: 'USER7@example.com' is already user 'user-00007'"
+    ):
+        parse_studio_config(raw)
