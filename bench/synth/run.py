@@ -960,7 +960,9 @@ def main() -> None:
         fleet_sizes = sorted(set(fleet_sizes) | set(saved.get("fleets", [])))
         args.runs = max(args.runs, saved["runs"])
         elapsed += saved["elapsed"]
-        info["Earlier cases measured on"] = saved["info"]["Date"]
+        if not any(kind == "notebook" for kind, _, _ in plan):
+            # The notebook notes describe the hooks of the notebook cases kept from --raw, not today's.
+            literals = {**literals, **saved["literals"]}
     kept = {k: v for k, v in literals.items() if not k.endswith("_content") and k != "studio_lifecycle_configs"}
     args.raw.write_text(
         json.dumps(
