@@ -818,9 +818,10 @@ def run_worker(job: dict[str, Any], work: Path) -> dict[str, Any]:
     env = subprocess_env()
     if job.get("noval"):
         env["CDK_VALIDATION"] = "false"  # read by aws-cdk-lib in the jsii kernel, which inherits it
+    tree = Path(job.get("tree") or REPO)  # an older checkout's constructs, for a before/after comparison
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", str(job_file)],
-        cwd=REPO,
+        [sys.executable, str(tree / "bench" / "synth" / "run.py"), "--worker", str(job_file)],
+        cwd=tree,
         env=env,
         capture_output=True,
         text=True,
@@ -884,6 +885,14 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, default=Path(__file__).resolve().parent / "results.json")
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from --raw without measuring")
     parser.add_argument(
+        "--before-tree",
+        type=Path,
+        help="an older checkout (e.g. `git archive <commit>` unpacked, with .venv and node_modules links): its "
+        "constructs are measured against this tree's in the same run, for --before-users",
+    )
+    parser.add_argument("--before-label", default="", help="what --before-tree is (a commit), for the report")
+    parser.add_argument("--before-users", default="", help="Studio sizes measured with --before-tree")
+    parser.add_argument(
         "--merge",
         action="store_true",
         help="keep the cases of --raw that this run does not measure (their dates are listed in the report)",
@@ -922,11 +931,14 @@ def main() -> None:
         plan += [("studio", int(n), "cli") for n in args.cli_users.split(",") if n]
         plan += [("notebook", int(n), "noval") for n in args.noval_notebooks.split(",") if n]
         plan += [("fleet", int(n), "noval") for n in args.noval_owners.split(",") if n]
+        plan += [("studio", int(n), "before") for n in args.before_users.split(",") if n and args.before_tree]
         for kind, size, mode in plan:
             for run in range(args.runs):
                 variants = ("constructs", "plain") if run % 2 == 0 else ("plain", "constructs")
                 if kind == "fleet":
                     variants = ("constructs",)
+                if mode == "before":
+                    variants = ("before", "constructs", "plain") if run % 2 == 0 else ("plain", "constructs", "before")
                 for variant in variants:
                     job = {
                         "kind": kind,
@@ -936,8 +948,10 @@ def main() -> None:
                         "cli": mode == "cli",
                         "noval": mode == "noval",
                     }
+                    if variant == "before":
+                        job.update(variant="constructs", tree=str(args.before_tree))
                     result = run_worker(job, work)
-                    key = f"{variant}-{mode}" if mode else variant
+                    key = f"{variant}-{mode}" if mode and variant != "before" else variant
                     results.setdefault((kind, size, key), []).append(result)
                     print(
                         f"{kind} {size:>5} {key:<16} run {run + 1}: {result['wall']:.2f} s "
@@ -949,6 +963,8 @@ def main() -> None:
     for runs in results.values():
         for result in runs:
             result["date"] = info["Date"]
+    if args.before_tree:
+        info["Earlier constructs (before/after)"] = args.before_label or str(args.before_tree)
     if args.merge and args.raw.exists():
         saved = json.loads(args.raw.read_text(encoding="utf-8"))
         for kind, size, variant, runs in saved["results"]:
@@ -1199,6 +1215,32 @@ def report(
                 f"| {n} {unit} | {span(c)} | {span(p)} | {med(c) / med(p):.2f} "
                 f"| {med(c) / base_c:.2f}x / {med(p) / base_p:.2f}x "
                 f"| {results[(kind, n, 'constructs-cli')][0]['max_bytes']:,} |"
+            )
+    before_sizes = sorted(n for (k, n, v) in results if k == "studio" and v == "before")
+    if before_sizes:
+        label = info.get("Earlier constructs (before/after)", "an earlier checkout")
+        lines += [
+            "",
+            "## Studio before / after the flat user profiles",
+            "",
+            f"The constructs of {label} (before: a `StudioUserProfile` wrapper per user and an eager ARN read, three "
+            "jsii round trips per profile) against this tree's (after: one) and plain L1s, in the same run, "
+            "alternating. Wall seconds and CPU seconds (Python + Node), median (min-max).",
+            "",
+            "| users | before (s) | after (s) | plain (s) | before / plain | after / plain | CPU before / plain "
+            "| CPU after / plain |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for n in before_sizes:
+            b, a, p = (
+                walls("studio", n, "before"),
+                walls("studio", n, "constructs-before"),
+                walls("studio", n, "plain-before"),
+            )
+            lines.append(
+                f"| {n} | {span(b)} | {span(a)} | {span(p)} | {med(b) / med(p):.2f} | {med(a) / med(p):.2f} "
+                f"| {cpu('studio', n, 'before') / cpu('studio', n, 'plain-before'):.2f} "
+                f"| {cpu('studio', n, 'constructs-before') / cpu('studio', n, 'plain-before'):.2f} |"
             )
     lines += [
         "",
