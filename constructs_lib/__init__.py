@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from constructs_lib.studio_settings import StudioUserSettings as StudioUserSettings
     from constructs_lib.studio_space import SpaceSharing as SpaceSharing
     from constructs_lib.studio_space import StudioSpace as StudioSpace
+    from constructs_lib.studio_user_profiles import UserProfileResource as UserProfileResource
     from constructs_lib.team_file_system import TeamFileSystem as TeamFileSystem
     from constructs_lib.team_file_system import TeamFileSystemBase as TeamFileSystemBase
 
@@ -75,6 +76,7 @@ _WHERE = {
     "ImportedNotebookLifecycleConfig": "constructs_lib.notebook_lifecycle_config",
     "StudioDomain": "constructs_lib.studio_domain",
     "StudioUserProfile": "constructs_lib.studio_domain",
+    "UserProfileResource": "constructs_lib.studio_user_profiles",
     "ImageFileSystem": "constructs_lib.studio_image",
     "KernelSpec": "constructs_lib.studio_image",
     "StudioCustomImage": "constructs_lib.studio_image",

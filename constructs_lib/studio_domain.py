@@ -398,6 +398,62 @@ def depend_on_images(resource: IConstruct, *settings: StudioUserSettings | Studi
                     Stack.of(resource).add_dependency(Stack.of(image), "custom images named by settings")
 
 
+def user_profile_l1(
+    scope: Construct,
+    id: str,
+    *,
+    domain_id: str | None,
+    domain: StudioDomainBase | None,
+    user_profile_name: str,
+    settings: StudioUserSettings | None,
+    sso_user_name: str | None,
+    removal_policy: RemovalPolicy | None,
+) -> tuple[sagemaker.CfnUserProfile, StudioUserSettings, str | None]:
+    """The checked L1 of a user profile in ``scope`` (``StudioUserProfile``'s props): (L1, settings, SSO name)."""
+    _check_name(user_profile_name, "StudioUserProfile user_profile_name")
+    if (domain is None) == (domain_id is None):
+        raise LifecycleConfigError(f"StudioUserProfile {user_profile_name!r}: give domain or domain_id (one).")
+    if domain is not None:
+        expect_prop(domain, "StudioUserProfile domain", "a StudioDomain or an imported one", "domain_id")
+        domain_id = domain.domain_id
+    elif not isinstance(domain_id, str):
+        raise TypeError(f"StudioUserProfile domain_id: expected a string, got {type(domain_id).__name__}.")
+    _expect_removal_policy(removal_policy, "StudioUserProfile removal_policy")
+    sso = check_sso_user_name(
+        sso_user_name,
+        domain.auth_mode if isinstance(domain, StudioDomainBase) else None,
+        f"StudioUserProfile {user_profile_name!r} sso_user_name",
+    )
+    settings = settings or StudioUserSettings()
+    settings.validate(f"StudioUserProfile {user_profile_name!r}")
+    for app_type, app_settings in settings.per_app().items():
+        if app_settings.idle_shutdown is not None:
+            raise LifecycleConfigError(
+                f"StudioUserProfile {user_profile_name!r} {app_type.value}: idle_shutdown cannot be set per user "
+                "(CloudFormation's UserProfile has no AppLifecycleManagement); set it on the domain, whose "
+                "minimum and maximum bound what users may choose."
+            )
+    role_arn = settings.execution_role.role_arn if settings.execution_role else None
+    rendered = (
+        settings.render(sagemaker.CfnUserProfile, scope, role_arn)
+        if (settings.per_app() or role_arn or settings.has_space_settings())
+        else None
+    )
+    profile = sagemaker.CfnUserProfile(
+        scope,
+        id,
+        domain_id=domain_id,
+        user_profile_name=user_profile_name,
+        user_settings=rendered,
+        single_sign_on_user_identifier=SSO_USER_IDENTIFIER if sso else None,
+        single_sign_on_user_value=sso,
+    )
+    if removal_policy is not None:
+        profile.apply_removal_policy(removal_policy)
+    depend_on_images(profile, settings)
+    return profile, settings, sso
+
+
 class StudioUserProfile(Construct):
     """A user profile of a ``StudioDomain``, with its own overrides of the domain's user settings.
 
@@ -422,47 +478,21 @@ class StudioUserProfile(Construct):
         removal_policy: RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, id)
-        _check_name(user_profile_name, "StudioUserProfile user_profile_name")
-        if (domain is None) == (domain_id is None):
-            raise LifecycleConfigError(f"StudioUserProfile {user_profile_name!r}: give domain or domain_id (one).")
-        if domain is not None:
-            expect_prop(domain, "StudioUserProfile domain", "a StudioDomain or an imported one", "domain_id")
-            domain_id = domain.domain_id
-        elif not isinstance(domain_id, str):
-            raise TypeError(f"StudioUserProfile domain_id: expected a string, got {type(domain_id).__name__}.")
-        _expect_removal_policy(removal_policy, "StudioUserProfile removal_policy")
-        self.sso_user_name = check_sso_user_name(
-            sso_user_name,
-            domain.auth_mode if isinstance(domain, StudioDomainBase) else None,
-            f"StudioUserProfile {user_profile_name!r} sso_user_name",
-        )
-        self.user_profile_name = user_profile_name
-        settings = settings or StudioUserSettings()
-        self.settings = settings
-        settings.validate(f"StudioUserProfile {user_profile_name!r}")
-        for app_type, app_settings in settings.per_app().items():
-            if app_settings.idle_shutdown is not None:
-                raise LifecycleConfigError(
-                    f"StudioUserProfile {user_profile_name!r} {app_type.value}: idle_shutdown cannot be set per user "
-                    "(CloudFormation's UserProfile has no AppLifecycleManagement); set it on the domain, whose "
-                    "minimum and maximum bound what users may choose."
-                )
-        role_arn = settings.execution_role.role_arn if settings.execution_role else None
-        rendered = (
-            settings.render(sagemaker.CfnUserProfile, self, role_arn)
-            if (settings.per_app() or role_arn or settings.has_space_settings())
-            else None
-        )
-        self.user_profile = sagemaker.CfnUserProfile(
+        self.user_profile, self.settings, self.sso_user_name = user_profile_l1(
             self,
             "Resource",
             domain_id=domain_id,
+            domain=domain,
             user_profile_name=user_profile_name,
-            user_settings=rendered,
-            single_sign_on_user_identifier=SSO_USER_IDENTIFIER if self.sso_user_name else None,
-            single_sign_on_user_value=self.sso_user_name,
+            settings=settings,
+            sso_user_name=sso_user_name,
+            removal_policy=removal_policy,
         )
-        if removal_policy is not None:
-            self.user_profile.apply_removal_policy(removal_policy)
-        depend_on_images(self.user_profile, settings)
-        self.user_profile_arn: str = self.user_profile.attr_user_profile_arn
+        self.user_profile_name = user_profile_name
+
+    @property
+    def user_profile_arn(self) -> str:
+        """The profile's ARN (a token), fetched from the L1 only when asked: each read is a jsii round trip, which
+        a domain with thousands of profiles would otherwise pay once per profile at synth."""
+        arn: str = self.user_profile.attr_user_profile_arn
+        return arn

@@ -29,6 +29,7 @@ from constructs_lib.studio_settings import (
     SpaceStorage,
     StudioAppSettings,
 )
+from constructs_lib.studio_user_profiles import UserProfileResource
 
 _NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
@@ -62,7 +63,7 @@ class StudioSpace(Construct):
         *,
         domain: StudioDomain,
         space_name: str,
-        owner: StudioUserProfile | None = None,
+        owner: StudioUserProfile | UserProfileResource | None = None,
         sharing: SpaceSharing | None = None,
         app_type: StudioAppType = StudioAppType.JUPYTER_LAB,
         instance_type: str | None = None,
@@ -77,7 +78,7 @@ class StudioSpace(Construct):
         super().__init__(scope, id)
         check_type("StudioSpace", "domain", domain, StudioDomain)
         check_type("StudioSpace", "space_name", space_name, str, "such as 'team-lab'")
-        check_type("StudioSpace", "owner", owner, StudioUserProfile, optional=True)
+        check_type("StudioSpace", "owner", owner, (StudioUserProfile, UserProfileResource), optional=True)
         check_type("StudioSpace", "sharing", sharing, SpaceSharing, optional=True)
         check_type("StudioSpace", "app_type", app_type, StudioAppType, "such as StudioAppType.JUPYTER_LAB")
         check_type("StudioSpace", "instance_type", instance_type, str, "such as 'ml.t3.medium'", optional=True)
@@ -170,7 +171,7 @@ class StudioSpace(Construct):
             ),
         )
         if owner is not None:
-            self.space.node.add_dependency(owner)
+            self.space.node.add_dependency(owner.user_profile)
         if idle_minutes is not None:
             # cfn-lint 1.58's schema (E3002) and CDK's own check (F3002) lag the documented property.
             self.space.add_metadata("cfn-lint", {"config": {"ignore_checks": [CFN_LINT_UNKNOWN_PROPERTY]}})
@@ -181,11 +182,19 @@ class StudioSpace(Construct):
                     "SpaceJupyterLabAppSettings and SpaceCodeEditorAppSettings; the bundled schema lags behind it.",
                 )
             )
-        self.space_arn: str = self.space.attr_space_arn
+
+    @property
+    def space_arn(self) -> str:
+        """The space's ARN (a token; a jsii round trip, so only when asked)."""
+        arn: str = self.space.attr_space_arn
+        return arn
 
     @staticmethod
     def _governing(
-        domain: StudioDomain, owner: StudioUserProfile | None, sharing: SpaceSharing, app_type: StudioAppType
+        domain: StudioDomain,
+        owner: StudioUserProfile | UserProfileResource | None,
+        sharing: SpaceSharing,
+        app_type: StudioAppType,
     ) -> tuple[list[StudioLifecycleConfig], list[StudioCustomImage], SpaceStorage | None, list[EfsMount], str]:
         """(allowed configs, attached images, storage, file systems, description) that govern this space.
 

@@ -8,9 +8,14 @@
   "apps": {"JupyterLab": {"lifecycleConfigs": ["LabDefault"], "default": "LabDefault",
                           "defaultInstanceType": "ml.t3.medium"}},
   "userShards": 4,
+  "userProfileQuota": 1000,
   "users": [{"name": "alice", "apps": {"JupyterLab": {"defaultInstanceType": "ml.m5.large"}}}]
 }
 ```
+
+``userProfileQuota`` (optional): the applied value of SageMaker's Service Quotas quota "Maximum number of Studio
+user profiles allowed per account"; synth refuses more users than that, and more than the shards hold
+(``stacks.studio_capacity``).
 
 Identity, permissions, tags and an existing network (``ssoUserName`` and ``tags`` per user, ``permissions``,
 ``tags``, ``network``, ``kmsKeyArn``, ``executionRoleArn``): see ``stacks.studio_access_config``.
@@ -51,6 +56,7 @@ from stacks.config_values import ConfigError, expect, expect_object, json_text, 
 from stacks.module_config import parse_modules
 from stacks.permissions_config import DataPermissions
 from stacks.studio_access_config import parse_sso_user_name, parse_studio_access, parse_user_tags
+from stacks.studio_capacity import MAX_USER_SHARDS, check_user_capacity, parse_user_profile_quota
 from stacks.tags_config import parse_tags
 
 _object = expect_object
@@ -59,7 +65,6 @@ DOMAIN = "AWS::SageMaker::Domain"
 USER_PROFILE = "AWS::SageMaker::UserProfile"
 
 STUDIO_CONTEXT_KEY = "studioEnvironment"
-MAX_USER_SHARDS = 100
 _ID = re.compile(r"[A-Z][A-Za-z0-9]{0,39}")
 _USER = re.compile(r"(?=.{1,63}\Z)[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 APP_TYPES = {t.value: t for t in StudioAppType}
@@ -136,6 +141,7 @@ class StudioEnvironmentConfig:
     lifecycle_configs: tuple[LifecycleConfigSpec, ...] = ()
     apps: Mapping[StudioAppType, AppSpec] = field(default_factory=dict)
     user_shards: int = 1
+    user_profile_quota: int | None = None
     users: tuple[UserSpec, ...] = ()
     storage: SpaceStorage | None = None
     team_file_system: TeamFileSystemSpec | None = None
@@ -257,7 +263,7 @@ def parse_studio_config(
     raw: object, path: str = STUDIO_CONTEXT_KEY, *, base_dir: Path | None = None
 ) -> StudioEnvironmentConfig:
     """The Studio environment; script paths of module entries are relative to ``base_dir``."""
-    keys = {"authMode", "idleShutdown", "lifecycleConfigs", "apps", "userShards", "users"}
+    keys = {"authMode", "idleShutdown", "lifecycleConfigs", "apps", "userShards", "userProfileQuota", "users"}
     keys |= {"storage", "teamFileSystem", "customImages", "spaces"}
     keys |= {"idleBackstop"}
     keys |= {"permissions", "tags", "network", "kmsKeyArn", "executionRoleArn"}
@@ -290,6 +296,7 @@ def parse_studio_config(
         raise ConfigError(f"{path}.userShards: {shards} is out of range; give 1 to {MAX_USER_SHARDS}.")
     users: list[UserSpec] = []
     seen: dict[str, int] = {}
+    sso_names: dict[str, str] = {}  # lower-cased SSO user name -> user, kept as users are read (not rebuilt per user)
     global_tags = parse_tags(data["tags"], f"{path}.tags") if "tags" in data else {}
     for i, item in enumerate(_typed(data.get("users", []), list, f"{path}.users", "a list")):
         where = f"{path}.users[{i}]"
@@ -308,12 +315,14 @@ def parse_studio_config(
                 name=name,
                 apps=_apps(spec.get("apps", {}), f"{where}.apps", by_id, image_types, USER_PROFILE),
                 storage=_storage(spec["storage"], f"{where}.storage") if "storage" in spec else None,
-                sso_user_name=parse_sso_user_name(
-                    spec, where, auth, {u.sso_user_name.lower(): u.name for u in users if u.sso_user_name}
-                ),
+                sso_user_name=parse_sso_user_name(spec, where, auth, sso_names),
                 tags=parse_user_tags(spec, where, global_tags),
             )
         )
+        if users[-1].sso_user_name:
+            sso_names[users[-1].sso_user_name.lower()] = name
+    quota = parse_user_profile_quota(data, path)
+    check_user_capacity([user.name for user in users], shards, quota, path)
     team = _team_file_system(data["teamFileSystem"], f"{path}.teamFileSystem") if "teamFileSystem" in data else None
     spaces = _spaces(data.get("spaces", []), f"{path}.spaces", by_id, image_types, users, team is not None)
     return StudioEnvironmentConfig(
@@ -322,6 +331,7 @@ def parse_studio_config(
         lifecycle_configs=tuple(configs),
         apps=apps,
         user_shards=shards,
+        user_profile_quota=quota,
         users=tuple(users),
         storage=_storage(data["storage"], f"{path}.storage") if "storage" in data else None,
         team_file_system=team,

@@ -26,27 +26,21 @@ from constructs import Construct
 from constructs_lib.errors import LifecycleConfigError
 from constructs_lib.idle_backstop import IdleBackstop
 from constructs_lib.private_network import PrivateNotebookNetwork
-from constructs_lib.studio_domain import AuthMode, StudioDomain, StudioUserProfile
+from constructs_lib.studio_domain import AuthMode, StudioDomain
 from constructs_lib.studio_image import KernelSpec, StudioCustomImage
 from constructs_lib.studio_lifecycle_config import StudioAppType, StudioLifecycleConfig
 from constructs_lib.studio_settings import StudioAppSettings, StudioSpaceDefaults, StudioUserSettings
 from constructs_lib.studio_space import StudioSpace
+from constructs_lib.studio_user_profiles import UserProfileResource, add_user_profile, legacy_logical_id
 from constructs_lib.team_file_system import TeamFileSystem, TeamFileSystemBase
 from stacks.backstop_config import backstop_kwargs
 from stacks.base import LookupFreeStack
 from stacks.config import ConfigError
 from stacks.notebook_stack import ExistingNetwork
 from stacks.permissions_config import grant_permissions
+from stacks.studio_capacity import MAX_USER_SHARDS, MAX_USERS_PER_DOMAIN, MAX_USERS_PER_SHARD, shard_of
 from stacks.studio_config import AppSpec, SpaceSpec, StudioEnvironmentConfig, UserSpec
 from stacks.tags_config import GLOBAL_PRIORITY, RESOURCE_PRIORITY, apply_tags
-
-MAX_USERS_PER_SHARD = 400
-"""Each user is one resource; this leaves room under CloudFormation's 500 and its template size limit."""
-
-
-def shard_of(user_name: str, shards: int) -> int:
-    """A stable shard for a user: independent of the order and number of other users."""
-    return int(hashlib.sha256(user_name.lower().encode()).hexdigest(), 16) % shards
 
 
 def user_construct_id(user_name: str) -> str:
@@ -217,7 +211,7 @@ def add_space(
     scope: Construct,
     spec: SpaceSpec,
     domain: StudioDomain,
-    owner: StudioUserProfile | None,
+    owner: UserProfileResource | None,
     configs: Mapping[str, StudioLifecycleConfig],
     images: Mapping[str, StudioCustomImage],
     mounts: Sequence[Any],
@@ -248,7 +242,12 @@ def _with_idle(settings: StudioAppSettings | None, config: StudioEnvironmentConf
 
 
 class StudioUsersStack(Stack):
-    """One shard of user profiles of a domain. ``self.user_profiles`` by user name."""
+    """One shard of user profiles of a domain. ``self.user_profiles`` by user name.
+
+    A profile's L1 is the stack's direct child (``add_user_profile``: one jsii round trip per profile, as for a
+    plain ``CfnUserProfile``), under the ID that keeps the logical ID the former ``StudioUserProfile`` wrapper
+    gave it (``legacy_logical_id``): thousands of profiles synthesize at the cost of plain L1s, and none moves.
+    """
 
     def __init__(
         self,
@@ -266,12 +265,13 @@ class StudioUsersStack(Stack):
         if len(users) > MAX_USERS_PER_SHARD:
             raise ConfigError(
                 f"studioEnvironment.userShards: shard {id} would hold {len(users)} users, over {MAX_USERS_PER_SHARD}; "
-                "raise userShards (this moves users between stacks, which replaces their profiles)."
+                f"raise userShards (a domain holds at most {MAX_USERS_PER_DOMAIN:,} users here, {MAX_USER_SHARDS} "
+                f"shards of {MAX_USERS_PER_SHARD}; this moves users between stacks, which replaces their profiles)."
             )
         self.user_profiles = {
-            user.name: StudioUserProfile(
+            user.name: add_user_profile(
                 self,
-                user_construct_id(user.name),
+                legacy_logical_id(user_construct_id(user.name)),
                 domain_id=domain_id,
                 user_profile_name=user.name,
                 settings=_user_settings(user, lifecycle_configs, studio),
@@ -280,7 +280,7 @@ class StudioUsersStack(Stack):
             for user in sorted(users, key=lambda u: u.name)
         }
         for user in users:
-            apply_tags(self.user_profiles[user.name], user.tags, priority=RESOURCE_PRIORITY)
+            apply_tags(self.user_profiles[user.name].user_profile, user.tags, priority=RESOURCE_PRIORITY)
         self.private_spaces: dict[str, StudioSpace] = {}
         if studio is not None:
             mounts = [studio.team_file_system.mount()] if studio.team_file_system else []

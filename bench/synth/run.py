@@ -56,6 +56,12 @@ AUTOSTOP = "idle-autostop"
 CFN_RESOURCE_LIMIT = 500
 CONTEXT = {"@aws-cdk/core:stackResourceLimit": 0}
 TEMPLATE_LIMIT_BYTES = 1_000_000
+WORKER_TIMEOUT_S = 3600
+JSII_NODE_HEAP_MIB = 4069
+"""The ``--max-old-space-size`` the jsii runtime (1.x) gives its Node process (seen in ``ps`` during a synth)."""
+MAX_USERS_PER_DOMAIN, MAX_USER_SHARDS, MAX_USERS_PER_SHARD = 40_000, 100, 400
+"""stacks.studio_capacity's limits (the parent process does not import the app); a test keeps them equal."""
+"""One worker may take this long: 20,000 Studio users take about a minute on idle cores, several on loaded ones."""
 """What aws-cdk-lib warns about (``Template size exceeds limit``), measured on the written template."""
 
 
@@ -812,13 +818,14 @@ def run_worker(job: dict[str, Any], work: Path) -> dict[str, Any]:
     env = subprocess_env()
     if job.get("noval"):
         env["CDK_VALIDATION"] = "false"  # read by aws-cdk-lib in the jsii kernel, which inherits it
+    tree = Path(job.get("tree") or REPO)  # an older checkout's constructs, for a before/after comparison
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", str(job_file)],
-        cwd=REPO,
+        [sys.executable, str(tree / "bench" / "synth" / "run.py"), "--worker", str(job_file)],
+        cwd=tree,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=WORKER_TIMEOUT_S,
         check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -877,6 +884,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     parser.add_argument("--raw", type=Path, default=Path(__file__).resolve().parent / "results.json")
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from --raw without measuring")
+    parser.add_argument(
+        "--before-tree",
+        type=Path,
+        help="an older checkout (e.g. `git archive <commit>` unpacked, with .venv and node_modules links): its "
+        "constructs are measured against this tree's in the same run, for --before-users",
+    )
+    parser.add_argument("--before-label", default="", help="what --before-tree is (a commit), for the report")
+    parser.add_argument("--before-users", default="", help="Studio sizes measured with --before-tree")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the cases of --raw that this run does not measure (their dates are listed in the report)",
+    )
     args = parser.parse_args()
     if args.worker:
         worker(args.worker)
@@ -911,11 +931,14 @@ def main() -> None:
         plan += [("studio", int(n), "cli") for n in args.cli_users.split(",") if n]
         plan += [("notebook", int(n), "noval") for n in args.noval_notebooks.split(",") if n]
         plan += [("fleet", int(n), "noval") for n in args.noval_owners.split(",") if n]
+        plan += [("studio", int(n), "before") for n in args.before_users.split(",") if n and args.before_tree]
         for kind, size, mode in plan:
             for run in range(args.runs):
                 variants = ("constructs", "plain") if run % 2 == 0 else ("plain", "constructs")
                 if kind == "fleet":
                     variants = ("constructs",)
+                if mode == "before":
+                    variants = ("before", "constructs", "plain") if run % 2 == 0 else ("plain", "constructs", "before")
                 for variant in variants:
                     job = {
                         "kind": kind,
@@ -925,8 +948,10 @@ def main() -> None:
                         "cli": mode == "cli",
                         "noval": mode == "noval",
                     }
+                    if variant == "before":
+                        job.update(variant="constructs", tree=str(args.before_tree))
                     result = run_worker(job, work)
-                    key = f"{variant}-{mode}" if mode else variant
+                    key = f"{variant}-{mode}" if mode and variant != "before" else variant
                     results.setdefault((kind, size, key), []).append(result)
                     print(
                         f"{kind} {size:>5} {key:<16} run {run + 1}: {result['wall']:.2f} s "
@@ -935,6 +960,25 @@ def main() -> None:
                     )
     elapsed = time.perf_counter() - began
     info["Load average (1/5/15 min) at start / end"] = f"{load_at_start} / {load_average()}"
+    for runs in results.values():
+        for result in runs:
+            result["date"] = info["Date"]
+    if args.before_tree:
+        info["Earlier constructs (before/after)"] = args.before_label or str(args.before_tree)
+    if args.merge and args.raw.exists():
+        saved = json.loads(args.raw.read_text(encoding="utf-8"))
+        for kind, size, variant, runs in saved["results"]:
+            for result in runs:
+                result.setdefault("date", saved["info"]["Date"])
+            results.setdefault((kind, int(size), variant), runs)
+        notebook_sizes = sorted(set(notebook_sizes) | set(saved["notebooks"]))
+        user_sizes = sorted(set(user_sizes) | set(saved["users"]))
+        fleet_sizes = sorted(set(fleet_sizes) | set(saved.get("fleets", [])))
+        args.runs = max(args.runs, saved["runs"])
+        elapsed += saved["elapsed"]
+        if not any(kind == "notebook" for kind, _, _ in plan):
+            # The notebook notes describe the hooks of the notebook cases kept from --raw, not today's.
+            literals = {**literals, **saved["literals"]}
     kept = {k: v for k, v in literals.items() if not k.endswith("_content") and k != "studio_lifecycle_configs"}
     args.raw.write_text(
         json.dumps(
@@ -974,7 +1018,18 @@ def report(
     def same_resources(kind: str, size: int) -> str:
         a = results[(kind, size, "constructs")][0]
         b = results[(kind, size, "plain")][0]
-        return "yes" if a["types"] == b["types"] and a["stacks"] == b["stacks"] else "**no**"
+        if a["types"] == b["types"] and a["stacks"] == b["stacks"]:
+            return "yes"
+        missing = Counter(a["types"]) - Counter(b["types"])
+        extra = Counter(b["types"]) - Counter(a["types"])
+        if (
+            kind == "studio"
+            and a["stacks"] == b["stacks"]
+            and not extra
+            and "AWS::SageMaker::UserProfile" not in missing
+        ):
+            return f"users yes; plain lacks {sum(missing.values())} fixed"
+        return "**no**"
 
     modules = [item["module"] for item in literals["on_start"]]
     all_runs = [r for rs in results.values() for r in rs]
@@ -983,7 +1038,21 @@ def report(
         "# Synth time: the project's constructs versus plain L1s",
         "",
         f"Produced by `.venv/bin/python bench/synth/run.py` on {info['Date']}, "
-        f"{args.runs} runs per size and variant; the whole benchmark took {elapsed / 60:.1f} min.",
+        f"{run_counts(results)} runs per size and variant; the whole benchmark took {elapsed / 60:.1f} min.",
+        *(
+            [
+                "",
+                "Measured at different times (`--merge`): "
+                + "; ".join(
+                    f"{kind} {size} {variant}: {', '.join(sorted({r.get('date', info['Date']) for r in rs}))}"
+                    for (kind, size, variant), rs in sorted(results.items())
+                    if {r.get("date", info["Date"]) for r in rs} != {info["Date"]}
+                )
+                + f"; everything else: {info['Date']}.",
+            ]
+            if any(r.get("date", info["Date"]) != info["Date"] for rs in results.values() for r in rs)
+            else []
+        ),
         "",
         "## What is measured",
         "",
@@ -1049,16 +1118,24 @@ def report(
         "userShards = max(1, ceil(users / 200)); every other user overrides the JupyterLab instance type "
         "(like the default config's second user).",
         "",
-        "| users | shards | stacks | resources | same resources | constructs (s) | plain (s) | ratio "
+        "CPU ratio = median (Python + Node CPU seconds) of constructs / the same of plain: on a shared machine it "
+        "moves less with the load than the wall-clock ratio.",
+        "",
+        "| users | shards | stacks | resources | same resources | constructs (s) | plain (s) | ratio | CPU ratio "
         "| largest template (constructs): resources | bytes |",
-        "|--:|--:|--:|--:|:-:|--:|--:|--:|--:|--:|",
+        "|--:|--:|--:|--:|:-:|--:|--:|--:|--:|--:|--:|",
     ]
+
+    def cpu(kind: str, size: int, variant: str) -> float:
+        return med([r["py_cpu"] + r["node_cpu"] for r in results[(kind, size, variant)]])
+
     for n in user_sizes:
         c = results[("studio", n, "constructs")]
         lines.append(
             f"| {n} | {shards_for(n)} | {c[0]['stacks']} | {c[0]['resources']} | {same_resources('studio', n)} "
             f"| {span(walls('studio', n, 'constructs'))} | {span(walls('studio', n, 'plain'))} "
             f"| {med(walls('studio', n, 'constructs')) / med(walls('studio', n, 'plain')):.2f} "
+            f"| {cpu('studio', n, 'constructs') / cpu('studio', n, 'plain'):.2f} "
             f"| {c[0]['largest']['resources']} (`{c[0]['largest']['stack']}`) | {c[0]['largest']['bytes']} |"
         )
 
@@ -1139,6 +1216,32 @@ def report(
                 f"| {med(c) / base_c:.2f}x / {med(p) / base_p:.2f}x "
                 f"| {results[(kind, n, 'constructs-cli')][0]['max_bytes']:,} |"
             )
+    before_sizes = sorted(n for (k, n, v) in results if k == "studio" and v == "before")
+    if before_sizes:
+        label = info.get("Earlier constructs (before/after)", "an earlier checkout")
+        lines += [
+            "",
+            "## Studio before / after the flat user profiles",
+            "",
+            f"The constructs of {label} (before: a `StudioUserProfile` wrapper per user and an eager ARN read, three "
+            "jsii round trips per profile) against this tree's (after: one) and plain L1s, in the same run, "
+            "alternating. Wall seconds and CPU seconds (Python + Node), median (min-max).",
+            "",
+            "| users | before (s) | after (s) | plain (s) | before / plain | after / plain | CPU before / plain "
+            "| CPU after / plain |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for n in before_sizes:
+            b, a, p = (
+                walls("studio", n, "before"),
+                walls("studio", n, "constructs-before"),
+                walls("studio", n, "plain-before"),
+            )
+            lines.append(
+                f"| {n} | {span(b)} | {span(a)} | {span(p)} | {med(b) / med(p):.2f} | {med(a) / med(p):.2f} "
+                f"| {cpu('studio', n, 'before') / cpu('studio', n, 'plain-before'):.2f} "
+                f"| {cpu('studio', n, 'constructs-before') / cpu('studio', n, 'plain-before'):.2f} |"
+            )
     lines += [
         "",
         "## Where the time goes (medians)",
@@ -1209,6 +1312,12 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def run_counts(results: dict[tuple[str, int, str], list[dict[str, Any]]]) -> str:
+    """``2``, or ``1-2`` when merged cases had different numbers of runs."""
+    counts = sorted({len(runs) for runs in results.values()})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
 def _slope(results: dict[tuple[str, int, str], list[dict[str, Any]]], kind: str, a: int, b: int, variant: str) -> float:
     """Marginal seconds per unit between sizes a and b (medians)."""
     wall_a = med([r["wall"] for r in results[(kind, a, variant)]])
@@ -1253,7 +1362,10 @@ def notes(
         c, p = _slope(results, "studio", a, b, "constructs"), _slope(results, "studio", a, b, "plain")
         out.append(
             f"- Marginal cost per Studio user ({a} to {b}): constructs {c * 1000:.1f} ms, plain {p * 1000:.1f} ms "
-            f"({c / p:.1f}x)."
+            f"({c / p:.2f}x). Since the shard stacks create each profile's L1 directly (`add_user_profile`, under "
+            "the wrapper's former logical ID) and no construct reads an ARN it does not need, a profile costs one jsii "
+            "round trip in both variants (before: three in the constructs: the wrapper construct, its L1, and an "
+            "eager `attr_user_profile_arn` read)."
         )
     out += limit_notes(results, notebook_sizes, user_sizes, literals)
     return out
@@ -1300,6 +1412,28 @@ def limit_notes(
                 if over
                 else ""
             )
+        )
+    if len(user_sizes) >= 2:
+        a, b = user_sizes[-2], user_sizes[-1]
+        rss_a = med([r["node_rss_mib"] for r in results[("studio", a, "constructs")]])
+        rss_b = med([r["node_rss_mib"] for r in results[("studio", b, "constructs")]])
+        per_user = (rss_b - rss_a) / (b - a)
+        full = int(b + (JSII_NODE_HEAP_MIB - rss_b) / per_user) if per_user > 0 else None
+        out.append(
+            f"- **What stops the Studio curve.** At {b:,} users the jsii kernel's Node peaked at {rss_b:.0f} MiB "
+            f"({per_user * 1024:.0f} KiB more per user from {a:,}); jsii starts it with "
+            f"`--max-old-space-size={JSII_NODE_HEAP_MIB}`, so "
+            + (
+                f"at that growth its resident memory would reach the limit near {full:,} users (a rough guide: the "
+                "limit is on V8's heap, which is part of the resident memory). "
+                if full
+                else "memory does not bound it here. "
+            )
+            + f"Before that, the app stops at {MAX_USERS_PER_DOMAIN:,} users per domain ({MAX_USER_SHARDS} userShards "
+            f"of at most {MAX_USERS_PER_SHARD}: CloudFormation's 500 resources per stack), checked when the "
+            "configuration is parsed, and before that at the account's Service Quotas value of \"Maximum number of "
+            'Studio user profiles allowed per account" (`studioEnvironment.userProfileQuota`, when a team gives it). '
+            "Synth time grows linearly (see the marginal cost), so 40,000 users take about twice the 20,000 time."
         )
     for n in user_sizes:
         r = results[("studio", n, "constructs")][0]

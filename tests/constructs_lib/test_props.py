@@ -80,7 +80,7 @@ def test_type_names_read_like_cdk_code() -> None:
         ({"custom_file_systems": ["fs-0123abcd"]}, "custom_file_systems item: expected EfsMount"),
         ({"app_type": "JupyterLab"}, "app_type: expected StudioAppType such as StudioAppType.JUPYTER_LAB, got str"),
         ({"lifecycle_config": "lab"}, "lifecycle_config: expected StudioLifecycleConfig, got str"),
-        ({"owner": "alice"}, "owner: expected StudioUserProfile, got str"),
+        ({"owner": "alice"}, "owner: expected StudioUserProfile or UserProfileResource, got str"),
     ],
 )
 def test_studio_space_type_errors_name_the_prop(kwargs: dict[str, Any], message: str) -> None:

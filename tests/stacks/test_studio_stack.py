@@ -12,8 +12,8 @@ import pytest
 from aws_cdk import App
 
 from stacks.config import ConfigError
-from stacks.studio_config import parse_studio_config
-from stacks.studio_stack import MAX_USERS_PER_SHARD, add_studio, shard_of
+from stacks.studio_config import UserSpec, parse_studio_config
+from stacks.studio_stack import MAX_USERS_PER_SHARD, StudioUsersStack, add_studio, shard_of
 from tests.conftest import REPO
 
 DEFAULT = json.loads((REPO / "cdk.json").read_text())["context"]["studioEnvironment"]
@@ -187,10 +187,29 @@ def test_bad_configuration_names_the_key(change: dict[str, Any], message: str) -
         parse_studio_config(config(**change))
 
 
-def test_a_shard_over_its_limit_fails_synth() -> None:
+def test_a_shard_over_its_limit_fails_at_parse_and_the_stack_keeps_its_own_guard() -> None:
     users = [{"name": f"u{i}"} for i in range(MAX_USERS_PER_SHARD + 1)]
     with pytest.raises(ConfigError, match=r"would hold 401 users, over 400; raise userShards"):
-        add_studio(App(), parse_studio_config(config(users=users, userShards=1)))
+        parse_studio_config(config(users=users, userShards=1))
+    specs = [UserSpec(name=f"u{i}") for i in range(MAX_USERS_PER_SHARD + 1)]
+    with pytest.raises(
+        ConfigError, match=r"would hold 401 users, over 400; raise userShards \(a domain holds at most "
+    ):
+        StudioUsersStack(App(), "SageMakerStudioUsers00", domain_id="d-abc123", users=specs, lifecycle_configs={})
+
+
+def test_profile_logical_ids_are_those_of_the_former_wrapper_construct(tmp_path: Path) -> None:
+    found = profiles(synth(config(), tmp_path))
+    assert found == {
+        "data-scientist-1": (
+            f"SageMakerStudioUsers0{shard_of('data-scientist-1', 2)}",
+            "UserDataScientist1b19351E36955B8",
+        ),
+        "data-scientist-2": (
+            f"SageMakerStudioUsers0{shard_of('data-scientist-2', 2)}",
+            "UserDataScientist2d5e6f6521C3387",
+        ),
+    }
 
 
 def test_configs_that_user_stacks_name_are_retained_when_replaced(tmp_path: Path) -> None:
