@@ -378,7 +378,8 @@ def parse_args(argv=None):
         if not all(re.fullmatch(r"[a-z0-9.*?]+", t) and 0 < m < 1e9 for t, m in a.idle_for):
             raise ValueError("bad --idle-for")
     except Exception as e:
-        print(f"autostop.py: {k}: {e}"[:300], file=sys.stderr)
+        why = "unknown option" if isinstance(e, (KeyError, ZeroDivisionError)) else e  # not in OPTIONS; not --x
+        print(f"autostop.py: {k}: {why}"[:300], file=sys.stderr)
         raise SystemExit(2) from None
     return a
 

@@ -434,6 +434,8 @@ def test_defaults_and_one_line_usage_errors(capsys: pytest.CaptureFixture[str]) 
         assert exited.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith(f"autostop.py: {argv[0]}: ") and err.count("\n") == 1, err
+        if argv in (["--help"], ["idle"]):
+            assert err == f"autostop.py: {argv[0]}: unknown option\n"
 
 
 # ==================================================================================================

@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[2]
 AUTOSTOP = REPO / "lifecycle_scripts" / "autostop" / "autostop.py"
 REGION = "eu-west-1"  # not the boto3 default: the program must take the region from the ARN
 ROLE_ARN = "arn:aws:iam::123456789012:role/notebook-execution"
-LOG_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z) autostop: (.*)$")
+LOG_LINE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z) autostop: (.*)")
 NO_VERIFY = ssl.create_default_context()
 NO_VERIFY.check_hostname = False
 NO_VERIFY.verify_mode = ssl.CERT_NONE
@@ -600,7 +600,7 @@ def run_program(
     )
     messages = []
     for line in completed.stdout.splitlines():
-        match = LOG_LINE.match(line)
+        match = LOG_LINE.fullmatch(line)
         assert match, f"log line without a UTC timestamp: {line!r}\n{completed.stderr}"
         messages.append(match.group(2))
     return Run(completed.returncode, completed.stdout, completed.stderr, messages)
