@@ -9,6 +9,9 @@ the CLI (``constructs_lib.rehearse.sandbox``): this machine's system directories
 tmpfs directories for what an instance writes, and the control directory ``/run/lcc-rehearse``
 (read-only, but for ``/run/lcc-rehearse/out``). Everything that is not a read-only bind is the
 sandbox's own, so a snapshot is a walk of the whole root without those binds.
+
+It is one file on purpose: ``python3 -I`` does not put the script's directory on ``sys.path`` (3.11+), so a
+sibling module could not be imported, and copying a package into the sandbox would be one more thing to bind.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +133,12 @@ def diff(before: State, after: State, *, exclude: tuple[str, ...] = ()) -> list[
 
 
 # -- processes --------------------------------------------------------------------------------------
+def kill_session(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the session (process group) that ``proc`` leads."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _proc_stat(pid: int) -> tuple[str, int] | None:
     """(state, parent pid) of ``pid``."""
     try:
@@ -428,20 +438,8 @@ class Engine:
         out_path = self.out / f"run-{index}.out"
         self.progress(f"hook started ({len(spec['modules'])} modules)")
         started = time.monotonic()
-        with open(out_path, "wb") as out:
-            proc = subprocess.Popen(
-                self.hook_command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",
-                start_new_session=True,
-            )  # fmt: skip
-        self.popen_pids.add(proc.pid)
-        timed_out = False
-        while proc.poll() is None:
-            self.serve(0.05)
-            if time.monotonic() - started > spec["hook_limit"]:
-                # As SageMaker gives up on the hook: everything the rehearsal started stops here.
-                timed_out = True
-                self.kill_all()
-                proc.wait()
+        # As SageMaker gives up on the hook at its limit: everything the rehearsal started stops there.
+        proc, timed_out = self.supervise(self.hook_command(), out_path, "/", lambda proc: self.kill_all())
         blocking = time.monotonic() - started
         hook_end = time.monotonic()
         self.popen_pids.discard(proc.pid)
@@ -488,6 +486,26 @@ class Engine:
             "left_running": self.describe(leftovers),
         }
 
+    def supervise(
+        self, command: list[str], out_path: Path, cwd: str, at_limit: Callable[[subprocess.Popen[bytes]], None]
+    ) -> tuple[subprocess.Popen[bytes], bool]:
+        """Run ``command`` in a session of its own, output to ``out_path``, answering the module wrappers
+        meanwhile; past the hook's time limit ``at_limit(proc)`` once. (The process, whether it was cut.)"""
+        started = time.monotonic()
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
+                start_new_session=True,
+            )  # fmt: skip
+        self.popen_pids.add(proc.pid)
+        timed_out = False
+        while proc.poll() is None:
+            self.serve(0.05)
+            if not timed_out and time.monotonic() - started > self.spec["hook_limit"]:
+                timed_out = True
+                at_limit(proc)
+        return proc, timed_out
+
     def run_step(self, index: int, step: dict[str, str]) -> dict[str, Any]:
         """A ``--then`` step after the runs: ``bash SCRIPT`` as root or the notebook user (from the home),
         with the hook's PATH, in this same sandbox; killed (its session) at the hook's time limit."""
@@ -502,19 +520,7 @@ class Engine:
         self.active, self.intervals = {}, []  # a module wrapper's request now belongs to no run
         out_path = self.out / f"then-{index}.out"
         started = time.monotonic()
-        with open(out_path, "wb") as out:
-            proc = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home,
-                start_new_session=True,
-            )  # fmt: skip
-        self.popen_pids.add(proc.pid)
-        timed_out = False
-        while proc.poll() is None:
-            self.serve(0.05)
-            if time.monotonic() - started > spec["hook_limit"] and not timed_out:
-                timed_out = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+        proc, timed_out = self.supervise(command, out_path, home, kill_session)
         self.popen_pids.discard(proc.pid)
         self.reap()
         seconds = round(time.monotonic() - started, 3)
