@@ -63,7 +63,8 @@ class SidePart:
         """The hook's lines that copy, check and unpack this part (bucket and key still placeholders)."""
         template = runner_file(SIDE_TEMPLATE)
         lines = [line for line in template.splitlines() if not line.startswith("#")]
-        removals = " ".join(f"-e '/\\t{name}\\t/d'" for name in self.modules)
+        # The name field only (a module may be called "root" or "blocking", words of the other fields).
+        removals = " ".join(f"-e '/^[0-9]*\\t{name}\\t/d'" for name in self.modules)
         text = "\n".join(lines)
         for key, value in {
             "@SIDE_SHA256@": hashlib.sha256(self.archive).hexdigest(),

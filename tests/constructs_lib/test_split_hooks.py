@@ -185,6 +185,18 @@ def test_without_the_s3_part_only_its_modules_are_skipped(
     assert len(skipped) == 1 and skipped[0].endswith(": with-blob skipped"), result.stdout
 
 
+def test_only_the_module_named_leaves_the_plan_even_when_its_name_is_a_word_of_other_fields(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path / "sb")
+    named = [Module(name="root", script=modules()[1].script, files=modules()[1].files), *modules()[::2]]
+    bundle = LifecycleBundle(hook="on-start", modules=named, archive_location=ArchiveLocation.AUTO)
+    assert bundle.side is not None and bundle.side.modules == ("root",)
+    sandbox.add_fake("aws", "exit 1")  # no route to S3
+    result = sandbox.run_hook(sandbox_script(bundle))
+    assert result.returncode == 0, result.stderr
+    assert "[on-start] [first] first ran" in result.stdout and "[on-start] [last] last ran" in result.stdout
+    assert "[root] start" not in result.stdout and ": root skipped" in result.stdout
+
+
 def test_the_split_hook_passes_bash_n_and_shellcheck(tmp_path: Path) -> None:
     path = tmp_path / "split.sh"
     path.write_bytes(sandbox_script(split_bundle()))
