@@ -48,6 +48,8 @@ NEAR_LIMIT = 0.9
 """Above this share of a limit, a size or a budget is flagged."""
 PAYLOAD_PLACEHOLDER = b"<archive: see the modules and runner.sh>"
 SHA_PLACEHOLDER = b"<archive sha256>"
+S3_KEY_PLACEHOLDER = b"<S3 part key>"
+_S3_PART_KEY = re.compile(rb'^(u="s3://[^"/\n]*/)[^"\n]*"$', re.MULTILINE)
 
 
 class ReviewError(InputError):
@@ -154,8 +156,12 @@ class HookView:
             self.archive_sha256.encode("ascii"), SHA_PLACEHOLDER
         )
         side = side_archive(self.script)
-        # A split hook's S3 part: its checksum and object key follow its content, shown in the files.
-        return stub if side is None else stub.replace(side[0].encode("ascii"), SHA_PLACEHOLDER)
+        if side is None:
+            return stub
+        # A split hook's S3 part: its checksum and object key (the asset's hash) follow its content, which the
+        # files show; in the script they would only repeat that change.
+        stub = stub.replace(side[0].encode("ascii"), SHA_PLACEHOLDER)
+        return _S3_PART_KEY.sub(lambda m: m[1] + S3_KEY_PLACEHOLDER + b'"', stub, count=1)
 
     def module(self, name: str) -> ModuleView | None:
         return next((m for m in self.modules if m.name == name), None)

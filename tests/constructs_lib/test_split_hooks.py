@@ -265,3 +265,25 @@ def test_a_stack_with_an_account_and_region_names_its_bucket_literally() -> None
 def test_a_synthesizer_whose_bucket_only_cloudformation_names_is_told_what_to_use() -> None:
     with pytest.raises(LifecycleConfigError, match=r'names it only at deploy time .* archiveLocation "s3-asset"'):
         synth(synthesizer=LegacyStackSynthesizer())
+
+
+def test_review_shows_a_change_of_the_s3_part_as_a_file_change_not_a_script_change(tmp_path: Path) -> None:
+    from constructs_lib.review.assembly import load_assembly
+
+    def build(out: Path, blob_end: str) -> Path:
+        app = App(outdir=str(out))
+        parts = modules()
+        parts[1] = Module(
+            name="with-blob",
+            script=parts[1].script,
+            files={"blob.txt": parts[1].carried_files["blob.txt"][:-4] + blob_end.encode()},
+        )
+        NotebookLifecycleConfig(Stack(app, "Split"), "Lifecycle", on_start=parts, archive_location=ArchiveLocation.AUTO)
+        app.synth()
+        return out
+
+    old, new = (load_assembly(build(tmp_path / name, end)).hooks[0] for name, end in (("a", "aaaa"), ("b", "bbbb")))
+    assert old.script != new.script, "the part's checksum and key are in the script"
+    assert old.stub == new.stub and b"<S3 part key>" in old.stub and b"<archive sha256>" in old.stub
+    blob = "modules/02-with-blob/files/blob.txt"
+    assert old.archive_files[blob].endswith(b"aaaa") and new.archive_files[blob].endswith(b"bbbb")
