@@ -21,7 +21,15 @@ from constructs_lib.instance_types import notebook_instance_type_problem
 from constructs_lib.notebook_instance import IMDS_VERSIONS, IP_ADDRESS_TYPES, CodeRepository, platform_problem
 from stacks.backstop_config import BackstopSpec, parse_backstop
 from stacks.base import AZ_COUNT
-from stacks.config_values import ConfigError, expect, expect_object, json_advice, json_text, parse_duration
+from stacks.config_values import (
+    ConfigError,
+    expect,
+    expect_object,
+    json_advice,
+    json_text,
+    parse_duration,
+    string_list,
+)
 from stacks.module_config import parse_modules
 from stacks.permissions_config import KMS_KEY_ARN, DataPermissions, parse_permissions
 from stacks.tags_config import merged_tags, parse_tags
@@ -107,21 +115,6 @@ def check_stack_resources(stack: Stack, fix: str) -> int:
     return count
 
 
-def _ids(raw: object, path: str, pattern: re.Pattern[str], what: str, limit: int = MAX_SUBNETS) -> tuple[str, ...]:
-    items = expect(raw, list, path, "a list")
-    if len(items) > limit:
-        raise ConfigError(f"{path}: {len(items)} entries; give at most {limit}.")
-    values: list[str] = []
-    for i, item in enumerate(items):
-        value = expect(item, str, f"{path}[{i}]", "a string")
-        if not pattern.fullmatch(value):
-            raise ConfigError(f"{path}[{i}]: {json_text(value)} is not {what}.")
-        if value in values:
-            raise ConfigError(f"{path}[{i}]: {json_text(value)} is listed twice.")
-        values.append(value)
-    return tuple(values)
-
-
 def parse_network(raw: object, path: str) -> NetworkSpec:
     """``network``: an existing VPC's ID, its subnets (notebooks spread over them) and security groups."""
     data = expect_object(
@@ -130,10 +123,12 @@ def parse_network(raw: object, path: str) -> NetworkSpec:
     vpc_id = expect(data["vpcId"], str, f"{path}.vpcId", "a string")
     if not _VPC_ID.fullmatch(vpc_id):
         raise ConfigError(f"{path}.vpcId: {json_text(vpc_id)} is not a VPC ID (vpc- and 8 or 17 hex digits).")
-    subnets = _ids(data["subnetIds"], f"{path}.subnetIds", _SUBNET_ID, "a subnet ID (subnet- and 8 or 17 hex digits)")
+    subnets = string_list(
+        data["subnetIds"], f"{path}.subnetIds", _SUBNET_ID, "a subnet ID (subnet- and 8 or 17 hex digits)", MAX_SUBNETS
+    )
     if not subnets:
         raise ConfigError(f"{path}.subnetIds: give at least one subnet of the VPC.")
-    groups = _ids(
+    groups = string_list(
         data.get("securityGroupIds", []),
         f"{path}.securityGroupIds",
         _SECURITY_GROUP_ID,

@@ -87,6 +87,23 @@ def json_text(value: object, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def string_list(raw: object, path: str, pattern: re.Pattern[str], what: str, limit: int) -> tuple[str, ...]:
+    """A JSON list at ``path`` of at most ``limit`` distinct strings, each a full match of ``pattern`` (``what``
+    names the kind in the error)."""
+    items = expect(raw, list, path, "a list")
+    if len(items) > limit:
+        raise ConfigError(f"{path}: {len(items)} entries; give at most {limit}.")
+    values: list[str] = []
+    for i, item in enumerate(items):
+        value = expect(item, str, f"{path}[{i}]", "a string")
+        if not pattern.fullmatch(value):
+            raise ConfigError(f"{path}[{i}]: {json_text(value)} is not {what}.")
+        if value in values:
+            raise ConfigError(f"{path}[{i}]: {json_text(value)} is listed twice.")
+        values.append(value)
+    return tuple(values)
+
+
 _PYTHON_LITERAL = re.compile(r"[\[{]'[^\]}\n]*[\]}]")
 _QUOTED = re.compile(r"(?<![A-Za-z])'([^'\n]+)'(?![A-Za-z])")
 _PYTHON_TERMS = (

@@ -26,7 +26,7 @@ from aws_cdk import Acknowledgment, Aws, Validations
 from aws_cdk import aws_iam as iam
 
 from constructs_lib.nag import acknowledge_wildcard
-from stacks.config_values import ConfigError, expect, expect_object, json_text
+from stacks.config_values import ConfigError, expect, expect_object, json_text, string_list
 
 MANAGED_POLICY_ARN = re.compile(
     r"arn:aws(-cn|-us-gov|-iso|-iso-b)?:iam::(aws|[0-9]{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}"
@@ -67,21 +67,6 @@ class DataPermissions:
         return bool(self.managed_policy_arns or self.s3 or self.kms_key_arns)
 
 
-def _string_list(raw: object, path: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
-    items = expect(raw, list, path, "a list")
-    if len(items) > MAX_ENTRIES:
-        raise ConfigError(f"{path}: {len(items)} entries; give at most {MAX_ENTRIES}.")
-    seen: list[str] = []
-    for i, item in enumerate(items):
-        value = expect(item, str, f"{path}[{i}]", "a string")
-        if not pattern.fullmatch(value):
-            raise ConfigError(f"{path}[{i}]: {json_text(value)} is not {what}.")
-        if value in seen:
-            raise ConfigError(f"{path}[{i}]: {json_text(value)} is listed twice.")
-        seen.append(value)
-    return tuple(seen)
-
-
 def parse_s3_grant(raw: object, path: str) -> S3Grant:
     data = expect_object(raw, path, {"bucket", "prefix", "access"}, {"bucket"})
     bucket = expect(data["bucket"], str, f"{path}.bucket", "a string")
@@ -106,18 +91,23 @@ def parse_s3_grant(raw: object, path: str) -> S3Grant:
 def parse_permissions(raw: object, path: str) -> DataPermissions:
     """``permissions`` at ``path``: ``managedPolicies``, ``s3`` and ``kmsKeys``, all optional."""
     data = expect_object(raw, path, {"managedPolicies", "s3", "kmsKeys"})
-    policies = _string_list(
-        data.get("managedPolicies", []), f"{path}.managedPolicies", MANAGED_POLICY_ARN, "an IAM managed policy ARN"
+    policies = string_list(
+        data.get("managedPolicies", []),
+        f"{path}.managedPolicies",
+        MANAGED_POLICY_ARN,
+        "an IAM managed policy ARN",
+        MAX_ENTRIES,
     )
     if len(policies) > MAX_MANAGED_POLICIES:
         raise ConfigError(
             f"{path}.managedPolicies: {len(policies)} policies; IAM attaches at most {MAX_MANAGED_POLICIES} to a role."
         )
-    kms_keys = _string_list(
+    kms_keys = string_list(
         data.get("kmsKeys", []),
         f"{path}.kmsKeys",
         KMS_KEY_ARN,
         "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; an alias does not scope IAM permissions)",
+        MAX_ENTRIES,
     )
     s3_raw = expect(data.get("s3", []), list, f"{path}.s3", "a list")
     if len(s3_raw) > MAX_ENTRIES:
