@@ -204,7 +204,8 @@ def idle_autostop(
     ``nvidia-smi`` at or above ``gpu_percent`` (no-op without GPUs); None turns a signal off. ``gpu_idle``
     (GPU types ``ml.g*``/``ml.p*``) and ``idle_by_instance_type`` (glob -> Duration, first match in sorted
     order) shorten or lengthen ``idle`` per instance type. ``warn`` ahead of a stop (0: no warning) the
-    program tells open terminals (``wall``) and writes ``~/IDLE-SHUTDOWN-NOTICE.txt``; activity cancels it.
+    program tells open terminals (``wall``, and the user's own ``/dev/pts`` terminals, Jupyter's among them) and
+    writes ``~/IDLE-SHUTDOWN-NOTICE.txt``; activity cancels it.
 
     The platform's idle policy holds even with RootAccess disabled: the check runs from a root-owned
     ``/etc/cron.d`` entry, with ``autostop.py`` (carried minified in the bundle) installed root-owned under
