@@ -49,7 +49,9 @@ NEAR_LIMIT = 0.9
 PAYLOAD_PLACEHOLDER = b"<archive: see the modules and runner.sh>"
 SHA_PLACEHOLDER = b"<archive sha256>"
 S3_KEY_PLACEHOLDER = b"<S3 part key>"
-_S3_PART_KEY = re.compile(rb'^(u="s3://[^"/\n]*/)[^"\n]*"$', re.MULTILINE)
+_S3_PART_KEY = re.compile(rb'^(u="s3://[^"/\n]*/)[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*"$', re.MULTILINE)
+"""A split hook's S3 part line with a plain key (what the bundler writes): any other key, which bash could
+read as more than a name, stays in the stub for the diff to show."""
 
 
 class ReviewError(InputError):

@@ -287,3 +287,25 @@ def test_review_shows_a_change_of_the_s3_part_as_a_file_change_not_a_script_chan
     assert old.stub == new.stub and b"<S3 part key>" in old.stub and b"<archive sha256>" in old.stub
     blob = "modules/02-with-blob/files/blob.txt"
     assert old.archive_files[blob].endswith(b"aaaa") and new.archive_files[blob].endswith(b"bbbb")
+
+
+def test_review_does_not_hide_a_command_in_the_s3_part_key(tmp_path: Path) -> None:
+    """The key is hidden behind a placeholder in the stub only when it is a plain key: text in ``u="..."`` that
+    bash would run (a command substitution) must show in the stub that the diff compares."""
+    from constructs_lib.review.assembly import load_assembly
+
+    app = App(outdir=str(tmp_path / "a"))
+    NotebookLifecycleConfig(Stack(app, "Split"), "Lifecycle", on_start=modules(), archive_location=ArchiveLocation.AUTO)
+    app.synth()
+    honest = load_assembly(tmp_path / "a").hooks[0]
+    template_path = tmp_path / "a" / "Split.template.json"
+    template = json.loads(template_path.read_text())
+    (resource,) = [r for r in template["Resources"].values() if r["Type"].endswith("LifecycleConfig")]
+    script = base64.b64decode(resource["Properties"]["OnStart"][0]["Content"])
+    key = next(line for line in script.split(b"\n") if line.startswith(b'u="s3://')).split(b"/", 3)[3][:-1]
+    hostile = script.replace(key, b"$(id >/tmp/pwned)" + key, 1)
+    resource["Properties"]["OnStart"][0]["Content"] = base64.b64encode(hostile).decode()
+    template_path.write_text(json.dumps(template))
+    tampered = load_assembly(tmp_path / "a").hooks[0]
+    assert b"$(id >/tmp/pwned)" in tampered.stub, "the diff of hook.sh would not show the injected command"
+    assert honest.stub != tampered.stub
