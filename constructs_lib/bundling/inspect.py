@@ -5,7 +5,7 @@ Everything here reads possibly hostile input with fixed bounds (see docs/review.
 - an inline archive comes from a ``Content`` of at most 16384 characters, so it is at most 12288 bytes;
   an S3-asset archive is a staged file of at most :data:`MAX_ASSET_BYTES`;
 - decompression is streamed and stops past :data:`MAX_UNPACKED_BYTES` of tar;
-- the tar may hold only regular files and directories with plain relative names, each once, at most
+- the tar may hold only regular files of mode 0644 or 0755 with plain relative names, each once, at most
   :data:`MAX_MEMBERS` of them;
 - ``plan.tsv`` must be exactly what the bundler writes: ``NN<TAB>name<TAB>user<TAB>mode<TAB>budget`` lines,
   indices 01, 02, ... in order, ASCII only, every module name once.
@@ -182,10 +182,15 @@ def unpack(archive: bytes, compression: Compression) -> dict[str, bytes]:
                 if name in seen:
                     raise InputError(f"the archive has the entry {name!r} twice; refused.")
                 seen.add(name)
-                if member.isdir():
-                    continue
+                # Only what the bundler writes: regular files of mode 0644 or 0755, no directory entries. The
+                # hook's tar runs as root and keeps an entry's mode: a directory entry could replace runner.sh
+                # or make modules/ world-writable, a file could be setuid; none of that shows in a file's text.
                 if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.issparse():
-                    raise InputError(f"the archive entry {name!r} is not a regular file or directory; refused.")
+                    raise InputError(f"the archive entry {name!r} is not a regular file; refused.")
+                if member.mode not in (0o644, 0o755):
+                    raise InputError(
+                        f"the archive entry {name!r} has mode {member.mode:04o}, not 0644 or 0755; refused."
+                    )
                 if member.size > len(tar_data):
                     raise InputError(f"the archive entry {name!r} claims {member.size} bytes; refused.")
                 extracted = tar.extractfile(member)

@@ -284,6 +284,30 @@ def _xz_tar(files: dict[str, bytes]) -> Callable[[], bytes]:
     return lambda: compress(tar_bytes({path: (data, 0o644) for path, data in files.items()}), Compression.XZ)
 
 
+def _s3_part_retarred(mode: int, *directories: tuple[str, int]) -> Callable[[Path], None]:
+    """The default split hook's S3 part with its own files (so the manifest still agrees) at ``mode``, after
+    the ``directories`` entries (name, mode)."""
+
+    def change(assembly: Path) -> None:
+        template = load(assembly / NOTEBOOK_STACK)
+        config = lifecycle_resource(template, "NotebookInstanceLifecycleConfig")
+        old = config["Metadata"]["LifecycleBundle"]["OnStart"]["s3Part"]["archiveSha256"]
+        (asset,) = [p for p in assembly.glob("asset.*") if p.is_file() and sha256_of(p.read_bytes()) == old]
+        files = unpack(asset.read_bytes(), Compression.XZ)
+        infos = []
+        for name, dir_mode in directories:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, dir_mode
+            infos.append(info)
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(files[name]), mode
+            infos.append(info)
+        _s3_part(lambda: compress(retar(infos, files), Compression.XZ))(assembly)
+
+    return change
+
+
 DEFECTS: dict[str, Callable[[Path], None]] = {
     "deeply nested JSON": lambda a: (a / STUDIO_STACK).write_text("[" * 200_000 + "]" * 200_000),
     "JSON nested 100 deep in Metadata": _deep_metadata,
@@ -324,4 +348,8 @@ DEFECTS: dict[str, Callable[[Path], None]] = {
     "S3 part holding a script the inline archive has": _s3_part(_xz_tar({"modules/07-idle-autostop/run": b"id\n"})),
     "S3 part holding a file outside the modules": _s3_part(_xz_tar({"hook.sh": b"#!/bin/bash\nid\n"})),
     "S3 part not compressed": _s3_part(lambda: b"just text"),
+    # GNU tar run as root, as the hook is, replaces runner.sh by the directory and gives modules/ mode 0777.
+    "S3 part with a directory over the runner": _s3_part_retarred(0o644, ("runner.sh", 0o755)),
+    "S3 part with a world-writable directory": _s3_part_retarred(0o644, ("modules", 0o777)),
+    "S3 part with world-writable setuid files": _s3_part_retarred(0o6777),
 }
