@@ -45,6 +45,7 @@ from constructs_lib.bundling.split import CARRIED_FILE, SidePart
 from constructs_lib.errors import LifecycleConfigError
 
 _MODULE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
+_PLACEHOLDER = re.compile(r"@[A-Z][A-Z0-9_]*@")
 HOOK_RUNNER_TIMEOUT_SECONDS = HOOK_TIMEOUT_SECONDS - 10
 BLOCKING_BUDGET_SECONDS = HOOK_TIMEOUT_SECONDS - RESERVED_SECONDS
 
@@ -104,6 +105,14 @@ class LifecycleBundle:
             )
         self.requested_archive_location = archive_location
         self.requested_encoding = encoding
+        placeholder = _PLACEHOLDER.search(description)
+        if placeholder is not None:
+            # The description becomes the script's header before the template's @NAME@ placeholders are filled
+            # (and a split hook's bucket and key after): one there would be filled too, or break the script.
+            raise LifecycleConfigError(
+                f"hook {hook!r}: description holds {placeholder.group()!r}, a placeholder of the hook's script "
+                "template; write it another way (an '@' alone, as in an e-mail address, is fine)."
+            )
         self.description = description
         self.profile = profile_for(target, hook)
         self._check_modules()

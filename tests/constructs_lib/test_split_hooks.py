@@ -92,7 +92,9 @@ def test_other_locations_are_unchanged() -> None:
     loader = LifecycleBundle(hook="on-start", modules=modules(), archive_location=ArchiveLocation.S3_ASSET)
     assert loader.side is None and loader_archive(loader.script) is not None
     studio = [
-        Module(name=m.name, script=m.script, files=m.files, user=RunAs.NOTEBOOK_USER, targets={Target.STUDIO})
+        Module(
+            name=m.name, script=m.script, files=m.files, user=RunAs.NOTEBOOK_USER, targets=frozenset({Target.STUDIO})
+        )
         for m in modules()
     ]
     whole = LifecycleBundle(
@@ -309,3 +311,17 @@ def test_review_does_not_hide_a_command_in_the_s3_part_key(tmp_path: Path) -> No
     tampered = load_assembly(tmp_path / "a").hooks[0]
     assert b"$(id >/tmp/pwned)" in tampered.stub, "the diff of hook.sh would not show the injected command"
     assert honest.stub != tampered.stub
+
+
+@pytest.mark.parametrize("placeholder", ["@SIDE_KEY@", "@SIDE@", "@PAYLOAD@", "@BUCKET@"])
+def test_a_description_holding_a_template_placeholder_is_refused(placeholder: str) -> None:
+    """The description is the script's header: a placeholder there would be filled as well (a second S3 copy
+    block before the hook's variables are set, a key counted short of its real length) or break the script."""
+    with pytest.raises(LifecycleConfigError, match=f"description holds '{placeholder}', a placeholder"):
+        LifecycleBundle(
+            hook="on-start", modules=modules(), archive_location=ArchiveLocation.AUTO, description=f"team {placeholder}"
+        )
+    ok = LifecycleBundle(
+        hook="on-start", modules=modules(), archive_location=ArchiveLocation.AUTO, description="owner: a@example.com"
+    )
+    assert b"# owner: a@example.com" in ok.script
