@@ -106,12 +106,18 @@ def find_staged_asset(directory: Path, digest: str, root: Path) -> bytes:
 
 
 def side_files(script: bytes, directory: Path, root: Path, inline: dict[str, bytes]) -> dict[str, bytes]:
-    """``inline`` (the files of a hook's inline archive) with those of its S3 part when it is a split hook:
-    found among the staged assets by sha256, unpacked with the same bounds, each path at most once."""
+    """``inline`` (the files of a hook's inline archive) with those of its S3 part when it is a split hook,
+    found among the staged assets by sha256 (see :func:`with_side_part`)."""
     side = side_archive(script)
     if side is None:
         return inline
-    files = unpack(find_staged_asset(directory, side[0], root), side[1])
+    return with_side_part(inline, find_staged_asset(directory, side[0], root), side[1])
+
+
+def with_side_part(inline: dict[str, bytes], part: bytes, compression: Compression) -> dict[str, bytes]:
+    """``inline`` with the files of a split hook's S3 ``part``: unpacked with the same bounds, only modules'
+    carried files, none that the inline archive has."""
+    files = unpack(part, compression)
     twice = sorted(set(files) & set(inline))
     if twice:
         raise InputError(f"the S3 part also holds {twice[0]!r}, which the inline archive has; refused.")

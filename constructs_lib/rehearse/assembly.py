@@ -23,8 +23,8 @@ from constructs_lib.bundling.inspect import (
     read_plan,
     script_of,
     side_archive,
-    side_files,
     unpack,
+    with_side_part,
 )
 from constructs_lib.bundling.reader import (
     MAX_TEMPLATE_BYTES,
@@ -148,7 +148,7 @@ def _inlined(hook: Hook, directory: Path, root: Path) -> Hook:
     try:
         data = find_staged_asset(directory, found[0], root)
         if side is not None:  # read as the review tool reads it: bounded, only carried files, none twice
-            side_files(hook.script, directory, root, files_of(hook.script))
+            with_side_part(files_of(hook.script), data, side[1])
     except (InputError, LifecycleConfigError, ValueError) as err:
         raise AssemblyError(f"{hook.label}: {err}") from None
     match = _FETCH.search(hook.script)

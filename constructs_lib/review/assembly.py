@@ -238,15 +238,14 @@ def _decode(stack: str, raw: RawHook, template: Path, root: Path) -> HookView:
         "manifest": raw.manifest,
     }
     manifest = raw.manifest
-    copies = loader_archive(script) is not None or side_archive(script) is not None
-    if manifest is not None and (DEPLOY_TIME.encode() in script or copies):
+    loader, side = loader_archive(script), side_archive(script)
+    if manifest is not None and (DEPLOY_TIME.encode() in script or loader is not None or side is not None):
         # Values filled in at deploy time (an S3 loader's bucket, deploy-time settings) or a bucket and key that
         # only the asset fixed (a split hook's S3 part): the manifest counts them at their longest (also when a
         # stage's account and region make the bucket name a literal).
         length = manifest.get("encodedLength")
         if isinstance(length, int) and content_length <= length <= CONTENT_LIMIT_CHARS:
             common["content_length"] = length
-    loader = loader_archive(script)
     if loader is not None:
         digest, compression = loader
         files = unpack(find_staged_asset(template.parent, digest, root), compression)
